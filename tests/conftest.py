@@ -1,0 +1,16 @@
+"""Shared test setup: headless matplotlib and the repository root."""
+
+import os
+import pathlib
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def repo_root() -> pathlib.Path:
+    """The repository root (the folder holding pyproject.toml)."""
+    return REPO_ROOT

@@ -1,0 +1,161 @@
+"""Validators accept good values, reject bad ones naming the parameter; the notebook check."""
+
+import math
+import pathlib
+
+import pytest
+
+from iqlib.params import (
+    Bool,
+    Choice,
+    Float,
+    Int,
+    ListOf,
+    OutputDir,
+    Params,
+    Str,
+    check_parameters,
+)
+
+
+@pytest.mark.parametrize(
+    "validator, value, expected",
+    [
+        (Int(), 0, 0),
+        (Int(lo=1, hi=10), 1, 1),
+        (Int(lo=1, hi=10), 10, 10),
+        (Float(), 3, 3.0),
+        (Float(lo=0.0, hi=1.0), 0.0, 0.0),
+        (Float(lo=0.0, hi=1.0, hi_open=True), 0.99, 0.99),
+        (Float(), math.inf, math.inf),
+        (Choice(["chi2", "tv"]), "tv", "tv"),
+        (Choice([1, 2]), 2, 2),
+        (Str(), "x", "x"),
+        (Str(nonempty=False), "", ""),
+        (Bool(), False, False),
+        (ListOf(Int(lo=0)), (1, 2), [1, 2]),
+        (ListOf(Float(), min_len=1, max_len=2), [1], [1.0]),
+    ],
+)
+def test_validators_accept(validator, value, expected):
+    out = validator("p", value)
+    assert out == expected
+    assert type(out) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "validator, value",
+    [
+        (Int(), True),
+        (Int(), 1.0),
+        (Int(), "3"),
+        (Int(lo=1), 0),
+        (Int(hi=10), 11),
+        (Float(), math.nan),
+        (Float(), False),
+        (Float(), "0.1"),
+        (Float(lo=0.0), -0.1),
+        (Float(lo=0.0, lo_open=True), 0.0),
+        (Float(hi=1.0, hi_open=True), 1.0),
+        (Float(hi=1.0), math.inf),
+        (Choice(["chi2", "tv"]), "chi"),
+        (Choice([1, 2]), True),
+        (Choice([1, 2]), 1.0),
+        (Str(), ""),
+        (Str(), 3),
+        (Bool(), 1),
+        (Bool(), "True"),
+        (ListOf(Int()), 3),
+        (ListOf(Int(), min_len=2), [1]),
+        (ListOf(Int(), max_len=1), [1, 2]),
+        (OutputDir(), ""),
+        (OutputDir(), 3),
+    ],
+)
+def test_validators_reject_naming_parameter(validator, value):
+    with pytest.raises(ValueError, match="'my_param'") as info:
+        validator("my_param", value)
+    assert "expected" in str(info.value)
+
+
+def test_int_message_names_value_and_range():
+    with pytest.raises(ValueError) as info:
+        Int(lo=1, hi=10)("n_demos", 0)
+    message = str(info.value)
+    assert "'n_demos'" in message and "0" in message and "[1, 10]" in message
+
+
+def test_list_item_error_names_index():
+    with pytest.raises(ValueError, match=r"'seeds\[1\]'"):
+        ListOf(Int(lo=0))("seeds", [0, -1])
+
+
+def test_output_dir_creates_directory(tmp_path):
+    target = tmp_path / "a" / "b"
+    out = OutputDir()("output_dir", str(target))
+    assert isinstance(out, pathlib.Path)
+    assert out == target and target.is_dir()
+
+
+def test_validators_are_frozen():
+    with pytest.raises(AttributeError):
+        Int().lo = 3
+
+
+SPEC = {"output_dir": OutputDir(), "n": Int(lo=1), "gamma": Float(lo=0.0, hi=1.0)}
+
+
+def test_check_parameters_returns_validated(tmp_path):
+    ns = {"output_dir": str(tmp_path / "o"), "n": 3, "gamma": 1, "math": math, "f": len,
+          "_private": 5, "__name__": "__main__"}
+    P = check_parameters(ns, SPEC)
+    assert isinstance(P, Params)
+    assert P.n == 3 and P.gamma == 1.0 and isinstance(P.gamma, float)
+    assert P.output_dir == tmp_path / "o"
+    assert P.to_dict() == {"output_dir": str(tmp_path / "o"), "n": 3, "gamma": 1.0}
+    with pytest.raises(AttributeError):
+        P.n = 4
+    with pytest.raises(AttributeError):
+        P.missing
+
+
+def test_unknown_literal_parameter_is_rejected(tmp_path):
+    # What papermill's injected cell looks like after `-p typo 3`.
+    ns = {"output_dir": str(tmp_path), "n": 3, "gamma": 0.5, "typo": 3}
+    with pytest.raises(ValueError, match=r"unknown parameter 'typo'; known parameters: .*gamma"):
+        check_parameters(ns, SPEC)
+
+
+@pytest.mark.parametrize("value", [None, "s", [1], (1,), {"a": 1}, True, 1.5])
+def test_unknown_parameter_any_literal_type(tmp_path, value):
+    ns = {"output_dir": str(tmp_path), "n": 3, "gamma": 0.5, "extra": value}
+    with pytest.raises(ValueError, match="unknown parameter 'extra'"):
+        check_parameters(ns, SPEC)
+
+
+def test_non_literal_objects_are_ignored(tmp_path):
+    class Config:
+        pass
+
+    ns = {"output_dir": str(tmp_path), "n": 3, "gamma": 0.5, "Config": Config,
+          "cfg": Config(), "pathlib": pathlib}
+    assert check_parameters(ns, SPEC).n == 3
+
+
+def test_missing_parameter(tmp_path):
+    with pytest.raises(ValueError, match="missing parameter.*'gamma'"):
+        check_parameters({"output_dir": str(tmp_path), "n": 3}, SPEC)
+
+
+def test_invalid_value_names_parameter(tmp_path):
+    with pytest.raises(ValueError, match="'n'"):
+        check_parameters({"output_dir": str(tmp_path), "n": 0, "gamma": 0.5}, SPEC)
+
+
+def test_params_copy_and_pickle():
+    import copy
+    import pickle
+
+    P = Params({"n": 1, "output_dir": pathlib.Path("o")})
+    assert copy.deepcopy(P) == P
+    assert pickle.loads(pickle.dumps(P)) == P
