@@ -13,7 +13,13 @@ with φ the concave conjugate of the divergence's regulariser:
 The initial-state term has two estimators (Sec. 5.1, "telescoping"):
     "p0":    (1 − γ) Σ_s p0(s) V_Q(s)                   needs the true p0
     "value": E_{(s,a)∼ρ_E}[ V_Q(s) − γ (P V_Q)(s, a) ]  needs only the demonstrations
-They agree in expectation when ρ_E is the expert's occupancy from p0. With "value" and λ = 0
+They agree in expectation when ρ_E is the expert's occupancy from p0.
+
+Where the χ² penalty is taken matters on a free table. On expert rows only (the paper's offline
+form) a never-demonstrated action's Q is untouched by the penalty, and the likelihood term pushes
+it to −∞: the objective converges but the table does not. Taking the penalty on all rows,
+E_{½ρ_E + ½U}[r_Q²] with U uniform over (S, A) — the tabular counterpart of the paper's
+regularisation on expert *and* policy samples (Sec. 5.1) — keeps every r_Q finite. With "value" and λ = 0
 the two V terms cancel and J(Q) = E_ρE[Q − V_Q] = α E_ρE[log π_Q(a|s)]: behavioural cloning
 (maximum likelihood) is the zero-penalty limit of IQ-Learn.
 
@@ -50,6 +56,8 @@ class IQLearnConfig:
       chi2_weight: λ ≥ 0, the χ² penalty weight; λ = 1/(4 α_χ²) in the paper's notation.
         λ → 0 recovers behavioural cloning (with init_term "value").
       init_term: "value" (telescoped over the demonstrations) or "p0" (needs p0).
+      chi2_rows: "expert" (penalty over ρ_E, the paper's offline form) or "all" (penalty
+        over ½ρ_E + ½ uniform(S × A): finite Q on never-demonstrated actions).
       max_iter: L-BFGS iteration cap.
       tol: stop when the gradient's L2 norm ≤ tol (objective units per parameter unit).
       memory_size: L-BFGS history length.
@@ -58,6 +66,7 @@ class IQLearnConfig:
     divergence: Literal["chi2", "simple"] = "chi2"
     chi2_weight: float = 0.5
     init_term: Literal["value", "p0"] = "value"
+    chi2_rows: Literal["expert", "all"] = "expert"
     max_iter: int = 2000
     tol: float = 1e-6
     memory_size: int = 20
@@ -69,6 +78,8 @@ class IQLearnConfig:
             raise ValueError(f"chi2_weight must be a finite number >= 0, got {self.chi2_weight}")
         if self.init_term not in ("value", "p0"):
             raise ValueError(f"init_term must be 'value' or 'p0', got {self.init_term!r}")
+        if self.chi2_rows not in ("expert", "all"):
+            raise ValueError(f"chi2_rows must be 'expert' or 'all', got {self.chi2_rows!r}")
         if int(self.max_iter) < 1:
             raise ValueError(f"max_iter must be >= 1, got {self.max_iter}")
         if not self.tol > 0:
@@ -102,25 +113,29 @@ def log_likelihood(counts, Q, alpha):
     return jnp.sum(jnp.where(counts > 0, counts * log_pi, 0.0))
 
 
-def iq_learn_objective(Q, rho, P, gamma, alpha, *, divergence="chi2", chi2_weight=0.5, init_term="value", p0=None):
+def iq_learn_objective(Q, rho, P, gamma, alpha, *, divergence="chi2", chi2_weight=0.5, init_term="value",
+                       p0=None, chi2_rows="expert"):
     """The IQ-Learn objective J(Q) to be maximised (Garg et al. 2021, Eq. 9–10).
 
     Args:
       Q: (S, A) soft Q. rho: (S, A) expert state-action distribution (sums to 1).
       P: (S, A, S) transitions. gamma: discount. alpha: entropy temperature.
-      divergence, chi2_weight, init_term: see `IQLearnConfig`. p0: (S,), needed for "p0".
+      divergence, chi2_weight, init_term, chi2_rows: see `IQLearnConfig`. p0: (S,), needed for "p0".
 
     Returns: scalar J(Q), in reward units.
     """
     V = soft_value(Q, alpha)
     PV = expected_next_value(P, V)
     r_Q = Q - gamma * PV
-    phi = r_Q - chi2_weight * r_Q**2 if divergence == "chi2" else r_Q
+    linear = jnp.sum(rho * r_Q)
+    if divergence == "chi2":
+        rows = rho if chi2_rows == "expert" else 0.5 * rho + 0.5 / rho.size
+        linear = linear - chi2_weight * jnp.sum(rows * r_Q**2)
     if init_term == "value":
         init = jnp.sum(rho * (V[:, None] - gamma * PV))
     else:
         init = (1.0 - gamma) * jnp.dot(p0, V)
-    return jnp.sum(rho * phi) - init
+    return linear - init
 
 
 def _check_inputs(counts, P, features, p0, config):
@@ -183,7 +198,7 @@ def _fit(counts, P, gamma, alpha, feats, p0, init, config):
     def loss(params):  # minimise −J
         return -iq_learn_objective(
             q_of(params), rho, P, gamma, alpha, divergence=config.divergence,
-            chi2_weight=config.chi2_weight, init_term=config.init_term, p0=p0,
+            chi2_weight=config.chi2_weight, init_term=config.init_term, p0=p0, chi2_rows=config.chi2_rows,
         )
 
     opt = optax.lbfgs(memory_size=config.memory_size)
