@@ -21,9 +21,16 @@ install: $(VENV)/.installed
 run: install
 	$(VPY) -m iqlib.runner --output-dir $(OUT)
 
-## test: unit tests plus notebook execution tests
+NBMAKE_DIR := build/nbmake
+
+## test: unit tests, papermill reruns with overridden parameters, and nbmake over every
+## notebook at its default parameters (py:percent sources converted to .ipynb in build/)
 test: install
-	$(VPY) -m pytest
+	rm -rf $(NBMAKE_DIR) && mkdir -p $(NBMAKE_DIR)
+	@for f in notebooks/[0-9]*.py; do \
+		$(VENV)/bin/jupytext --quiet --to ipynb -o $(NBMAKE_DIR)/$$(basename $$f .py).ipynb $$f || exit 1; \
+	done
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VPY) -m pytest tests $(NBMAKE_DIR) --nbmake --durations=15
 
 ## bench: run every benchmarks/*.py with the venv's python
 bench: install
@@ -41,3 +48,4 @@ lab: install
 clean:
 	rm -rf $(OUT)
 	rm -f notebooks/*.ipynb
+	rm -rf build
