@@ -31,7 +31,8 @@ import numpy as np
 from iqlib.gridworld import ACTIONS, MOVES
 
 __all__ = ["Maze", "parse_maze", "distances_to", "navigation_policy", "generate_episodes", "optimal_values",
-           "success_probability", "policy_values"]
+           "success_probability", "policy_values",
+           "STITCHING_LAYOUT", "STITCHING_MIX", "stitching_dataset"]
 
 STAY = ACTIONS.index("stay")
 
@@ -238,3 +239,43 @@ def policy_values(policy, maze: Maze, gamma: float):
         jnp.arange(maze.n_states)[:, None], nxt].add(policy) * alive[:, None]
     r_pi = jnp.sum(policy * r, axis=1) * alive
     return jnp.linalg.solve(jnp.eye(maze.n_states, dtype=policy.dtype) - gamma * P_pi, r_pi)
+
+
+STITCHING_LAYOUT = (
+    "###########",
+    "#SS...#EEE#",
+    "#SS..R#...#",
+    "#.....#...#",
+    "###.#####.#",
+    "#..MMM....#",
+    "#.#######.#",
+    "#DD#GG....#",
+    "###########",
+)
+"""A start room (S, with a corner R) whose exit leads down to a corridor with a midpoint M; from the
+corridor a pocket D (left), a room E (up, right) and the goal G (down, right, then left)."""
+
+STITCHING_MIX = (("S", "M", 0.30), ("S", "R", 0.20), ("M", "G", 0.15), ("M", "D", 0.175), ("M", "E", 0.175))
+"""(start region, target region, fraction of episodes): start→midpoint and start→corner episodes
+never leave the start side; midpoint→goal episodes start at M, not in the start room; the rest
+go from M to the dead ends D and E. No episode both starts in S and reaches G."""
+
+
+def stitching_dataset(rng: np.random.Generator, maze: Maze, n_trajectories: int, horizon: int, epsilon: float,
+                      mix=STITCHING_MIX) -> dict:
+    """The stitching dataset: `generate_episodes` for each (start, target, fraction) of `mix`.
+
+    Each kind gets round(fraction · n_trajectories) episodes (at least one). Returns one
+    transitions dict (episode ids are consecutive across kinds) with an extra key `kind`
+    (N,) int, the index of the episode's entry in `mix`.
+    """
+    if n_trajectories < len(mix):
+        raise ValueError(f"n_trajectories must be >= {len(mix)} (one episode per kind), got {n_trajectories}")
+    parts, first = [], 0
+    for kind, (start, target, frac) in enumerate(mix):
+        k = max(1, int(round(frac * n_trajectories)))
+        part = generate_episodes(rng, maze, maze.region(start), maze.region(target), k, horizon, epsilon, first)
+        part["kind"] = np.full(part["obs"].shape, kind, dtype=np.int32)
+        parts.append(part)
+        first += k
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}

@@ -1,0 +1,65 @@
+"""Expectiles (IQL Eq. 5): the loss on hand-computed values, and properties of the exact expectile."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from iqlib.expectile import expectile, expectile_loss
+
+
+def test_expectile_loss_hand_computed():
+    diff = jnp.array([2.0, -2.0, 0.5, -1.0, 0.0])
+    # u ≥ 0 weighted by τ = 0.9, u < 0 by 1 − τ = 0.1
+    expected = np.array([0.9 * 4.0, 0.1 * 4.0, 0.9 * 0.25, 0.1 * 1.0, 0.0])
+    np.testing.assert_allclose(expectile_loss(diff, 0.9), expected, rtol=1e-6)
+    np.testing.assert_allclose(expectile_loss(diff, 0.5), 0.5 * np.asarray(diff) ** 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("tau", [-0.1, 1.5])
+def test_expectile_loss_rejects_bad_tau(tau):
+    with pytest.raises(ValueError, match="tau"):
+        expectile_loss(jnp.ones(3), tau)
+
+
+def test_half_expectile_is_the_mean():
+    x = np.random.default_rng(0).exponential(size=(3, 200))
+    np.testing.assert_allclose(expectile(x, 0.5), x.mean(-1), rtol=1e-5)
+    w = np.random.default_rng(1).integers(0, 4, size=(3, 200)).astype(float)
+    np.testing.assert_allclose(expectile(x, 0.5, w), (w * x).sum(-1) / w.sum(-1), rtol=1e-5)
+
+
+def test_expectile_grows_with_tau_and_stays_below_max():
+    x = np.random.default_rng(2).lognormal(size=500)
+    taus = jnp.array([0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 0.999])
+    m = np.asarray(jax.vmap(lambda t: expectile(x, t))(taus))
+    assert np.all(np.diff(m) > 0)
+    assert np.all(m <= x.max()) and np.all(m >= x.min())
+    assert x.max() - m[-1] < x.max() - m[-2]
+
+
+def test_exact_expectile_zeroes_the_loss_gradient():
+    x = jnp.asarray(np.random.default_rng(3).normal(size=101))
+    for tau in (0.2, 0.7, 0.95):
+        m = expectile(x, tau)
+        grad = jax.grad(lambda v: jnp.mean(expectile_loss(x - v, tau)))(m)
+        assert abs(float(grad)) < 1e-5
+
+
+def test_expectile_axis_weights_and_jit():
+    x = np.random.default_rng(4).normal(size=(5, 7))
+    w = np.random.default_rng(5).integers(0, 3, size=(5, 7)).astype(float)
+    w[:, 0] = 1.0
+    a = jax.jit(lambda x, w: expectile(x, 0.8, w, axis=1))(x, w)
+    b = expectile(x.T, 0.8, w.T, axis=0)
+    np.testing.assert_allclose(a, b, rtol=1e-5)
+    # a zero weight removes the entry: same as dropping it
+    np.testing.assert_allclose(expectile(np.array([1.0, 5.0, 100.0]), 0.9, np.array([1.0, 1.0, 0.0])),
+                               expectile(np.array([1.0, 5.0]), 0.9), rtol=1e-6)
+
+
+def test_expectile_rejects_bad_inputs():
+    with pytest.raises(ValueError, match="tau"):
+        expectile(jnp.ones(3), 1.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        expectile(jnp.ones(3), 0.5, weights=jnp.array([1.0, -1.0, 1.0]))
