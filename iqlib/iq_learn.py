@@ -8,7 +8,8 @@ reward r_Q = Q − γ P V_Q (Eq. 4), the objective is (Eq. 9 / Eq. 10)
 
 with φ the concave conjugate of the divergence's regulariser:
     χ²:           φ(x) = x − λ x²      (the paper writes λ = 1/(4α_χ²); λ = 0.5 ⇔ α_χ² = 0.5)
-    simple / TV:  φ(x) = x             (unbounded on a free table: Q can run off to infinity)
+    simple / TV:  φ(x) = x             (with "value": exactly BC; with "p0" on sampled counts:
+                                        unbounded on a free table, Q runs off to infinity)
 
 The initial-state term has two estimators (Sec. 5.1, "telescoping"):
     "p0":    (1 − γ) Σ_s p0(s) V_Q(s)                   needs the true p0
@@ -52,7 +53,8 @@ class IQLearnConfig:
 
     Attributes:
       divergence: "chi2" (φ(x) = x − λx², Garg et al. 2021 Eq. 10 with χ² regulariser) or
-        "simple" (φ(x) = x, total-variation; diverges on a free table).
+        "simple" (φ(x) = x, total-variation; with init_term "p0" on sampled counts it is
+        unbounded on a free table, with "value" it is exactly BC).
       chi2_weight: λ ≥ 0, the χ² penalty weight; λ = 1/(4 α_χ²) in the paper's notation.
         λ → 0 recovers behavioural cloning (with init_term "value").
       init_term: "value" (telescoped over the demonstrations) or "p0" (needs p0).
@@ -171,8 +173,10 @@ def fit_iq_learn(counts, P, gamma, alpha, config: IQLearnConfig = IQLearnConfig(
 
     Returns:
       `IQLearnResult`. `converged` is False when L-BFGS hits `max_iter` before the gradient
-      norm reaches `tol` — e.g. always for the simple objective on a free table, whose supremum
-      is not attained.
+      norm reaches `tol` — e.g. for the simple objective (or χ² with chi2_rows "expert") with
+      init_term "p0" on sampled counts, which violate the occupancy flow constraint so that J is
+      unbounded above. With chi2_rows "expert", the Q of actions never demonstrated in a visited
+      state drifts towards −∞ (the objective converges, that part of the table does not).
 
     Raises:
       ValueError: on wrong shapes, negative or empty counts, or a missing p0.
