@@ -38,7 +38,7 @@ import optax.tree_utils as otu
 from iqlib.iq_learn import IQLearnConfig, IQLearnResult, iq_learn_objective, log_likelihood
 from iqlib.soft_bellman import expected_next_value
 
-__all__ = ["AnchoredSolution", "anchor_normalise", "anchor_normalise_q", "fit_iq_learn_anchored"]
+__all__ = ["AnchoredSolution", "anchor_normalise", "anchor_normalise_q", "fit_iq_learn_anchored", "read_off_linear_cost"]
 
 
 class AnchoredSolution(NamedTuple):
@@ -182,3 +182,18 @@ def _fit_anchored(counts, P, gamma, alpha, anchor_action, anchor_reward, p0, ini
         objective=-value, loglik=log_likelihood(counts, sol.Q, alpha), converged=gnorm <= config.tol,
         n_iter=otu.tree_get(state, "count"), grad_norm=gnorm,
     )
+
+
+def read_off_linear_cost(keep_reward, x, weights):
+    """Weighted least-squares fit keep_reward(x) ≈ b₀ − b₁ x over states with weight > 0.
+
+    With Rust's model and the anchor r(·, replace) = 0, the normalised keep reward is
+    RC − θ_c x exactly (every reward moves by +RC), so b₀ estimates RC and b₁ the cost per
+    state θ_c. keep_reward, x, weights: (S,). Returns (b₀, b₁).
+    """
+    keep_reward, x, w = (np.asarray(v, float) for v in (keep_reward, x, weights))
+    sel = w > 0
+    A = np.c_[np.ones(sel.sum()), -x[sel]]
+    sw = np.sqrt(w[sel])
+    coef, *_ = np.linalg.lstsq(A * sw[:, None], keep_reward[sel] * sw, rcond=None)
+    return float(coef[0]), float(coef[1])

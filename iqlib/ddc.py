@@ -31,7 +31,7 @@ from iqlib.sampling import sample_trajectories, state_action_counts
 from iqlib.soft_bellman import policy_transition, solve_soft_bellman
 
 __all__ = ["KnownTruth", "make_ddc", "make_garnet_anchored", "stationary_distribution", "simulate_panel",
-           "q_basis", "wear_faster"]
+           "q_basis", "wear_faster", "standard_interventions"]
 
 
 class KnownTruth(NamedTuple):
@@ -201,3 +201,21 @@ def wear_faster(truth: KnownTruth, shift: float = 0.5) -> np.ndarray:
     moved[:, :, 1:] = P[:, :, :-1]
     moved[:, :, -1] += P[:, :, -1]
     return (1 - shift) * P + shift * moved
+
+
+def standard_interventions(truth: KnownTruth, tax: float = 1.0, wear_shift: float = 0.5):
+    """The three counterfactuals of the checks for a `make_ddc` problem.
+
+    A: a tax of `tax` reward units on the anchor action (replace); B: faster wear
+    (`wear_faster(truth, wear_shift)`); C: the first repair action removed (the keep action
+    when A = 2). Returns a list of three `iqlib.recovery.Intervention`s.
+    """
+    from iqlib.recovery import action_removed, reward_shift, transition_change
+
+    S, A = truth.mdp.n_states, truth.mdp.n_actions
+    delta = np.zeros((S, A))
+    delta[:, truth.anchor_action] = -float(tax)
+    removed = 1 if A > 2 else 0
+    return [reward_shift(delta, f"A: tax {tax:g} on {truth.action_names[truth.anchor_action]}"),
+            transition_change(wear_faster(truth, wear_shift), f"B: wear {wear_shift:.0%} faster"),
+            action_removed(removed, A, f"C: {truth.action_names[removed]} removed")]

@@ -60,6 +60,8 @@ __all__ = [
     "apply_intervention",
     "normalised_regret",
     "counterfactual_regret",
+    "GATES",
+    "recovery_report",
 ]
 
 
@@ -300,3 +302,37 @@ def counterfactual_regret(r_hat, r_true, P, p0, gamma, alpha, iv: Intervention) 
     Pc = jnp.asarray(Pc, dtype)
     pi_hat = solve_soft_bellman(jnp.asarray(rh, dtype), Pc, gamma, alpha).policy
     return normalised_regret(pi_hat, jnp.asarray(rt, dtype), Pc, jnp.asarray(p0, dtype), gamma, alpha)
+
+
+GATES = {"policy_tv": 0.05, "reward_nrmse": 0.10, "V_nrmse": 0.10, "Q_nrmse": 0.10,
+         "regret_a": 0.05, "regret_b": 0.05, "regret_c": 0.05}
+"""The pass gates of DESIGN.md: a check passes when its value is ≤ the gate."""
+
+
+def recovery_report(truth, policy, reward=None, V=None, Q=None, *, states=None, weights=None,
+                    interventions=()) -> dict:
+    """Every check of one estimate against a known truth, as a flat dict of floats.
+
+    truth: a `iqlib.ddc.KnownTruth`. policy: (S, A); reward, Q: (S, A) or None; V: (S,) or None.
+    states: (S,) boolean mask of evaluated states. weights: (S, A) weights for the
+    dynamics-aware EPIC and the shaping residual (e.g. the counts on evaluated states).
+    interventions: `Intervention`s, reported as regret_a, regret_b, … in order.
+    Keys: policy_tv, reward_nrmse, V_nrmse, Q_nrmse, epic, epic_dynamics, shaping_share,
+    regret_<x>, and passes_all (every gated key present is within its gate).
+    """
+    m = truth.mdp
+    P, r, g = np.asarray(m.P), np.asarray(m.r), m.gamma
+    out = {"policy_tv": policy_tv(truth.policy, policy, states)}
+    if reward is not None:
+        out["reward_nrmse"] = nrmse(r, reward, states)
+        out["epic"] = epic_distance(r, reward, g)
+        out["epic_dynamics"] = epic_distance_dynamics(r, reward, P, g, weights)
+        out["shaping_share"] = shaping_residual(r, reward, P, g, weights).shaping_share
+        for k, iv in zip("abcdefgh", interventions):
+            out[f"regret_{k}"] = counterfactual_regret(reward, r, P, m.p0, g, m.alpha, iv)
+    if V is not None:
+        out["V_nrmse"] = nrmse(truth.V, V, states)
+    if Q is not None:
+        out["Q_nrmse"] = nrmse(truth.Q, Q, states)
+    out["passes_all"] = all(out[k] <= gate for k, gate in GATES.items() if k in out)
+    return out
