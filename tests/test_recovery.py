@@ -133,3 +133,24 @@ def test_anchored_iq_learn_satisfies_anchor(truth):
     sol = solve_soft_bellman(res.reward, m.P, m.gamma, m.alpha)
     np.testing.assert_allclose(sol.policy, res.policy, atol=1e-8)  # reward and policy consistent
     assert rc.policy_tv(truth.policy, res.policy, data["counts"].sum(1) >= 30) < 0.05
+
+
+@pytest.mark.notebooks
+def test_notebook_04_runs_small(tmp_path, repo_root):
+    from iqlib.io import read_json
+    from iqlib.runner import execute_notebook
+
+    out = tmp_path / "04"
+    execute_notebook(repo_root / "notebooks" / "04_reward_recovery_checks.py", out, parameters={
+        "n_obs": 20000, "sample_sizes": [2000, 20000], "n_seeds": 1, "chi2_path": [0.5, 0.01],
+        "rust_q_degrees": [2], "rust_gamma": 0.99,
+    })
+    m = read_json(out / "metrics.json")
+    for k in ["iq_raw_reward_nrmse", "iq_anchor_reward_nrmse", "iq_anchor_value_nrmse", "iq_anchor_q_nrmse",
+              "iq_policy_tv", "iq_anchor_regret_a", "iq_anchor_regret_b", "iq_anchor_regret_c",
+              "rust_iq_anchor_rc", "rust_mle_rc"]:
+        assert isinstance(m[k], float), k
+    assert m["iq_raw_reward_nrmse"] > 0.3 > m["iq_anchor_reward_nrmse"]  # shaping vs anchored
+    assert m["shaping_epic_dynamics"] < 1e-6 and m["shaping_anchor_maxdiff"] < 1e-6
+    for fig in ["counterfactual_regret.png", "chi2_path.png", "sample_size_curves.png", "rust_normalised_keep_reward.png"]:
+        assert (out / fig).exists()
