@@ -231,9 +231,10 @@ def main(argv=None) -> int:
 
     jax.config.update("jax_enable_x64", True)  # γ = 0.9999: values ~ 1e4 · reward; float32 loses the Q differences
     rows, meta = [], {}
+    have_peers = pathlib.Path(a.peers_python).exists()
     for panel in _panels(a.n_obs):
         recs = run_iqlib(panel)
-        if pathlib.Path(a.peers_python).exists():
+        if have_peers:
             erecs, meta = run_econirl(panel, a.peers_python)
             recs.update(erecs)
         else:
@@ -250,10 +251,13 @@ def main(argv=None) -> int:
     record = {"rows": rows, "econirl": meta, "cpu_count": os.cpu_count(), "platform": platform.platform(),
               "command": "python benchmarks/econirl_compare.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     out = pathlib.Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    from iqlib.io import write_json_atomic
+    if have_peers:  # never overwrite the recorded comparison with an iqlib-only table
+        from iqlib.io import write_json_atomic
 
-    write_json_atomic(out / "econirl_table.json", record)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out / "econirl_table.json", record)
+    else:
+        print(f"econirl not run: {out / 'econirl_table.json'} left unchanged", file=sys.stderr)
     keys = ["wall_s", "converged", "loglik", "policy_tv", "reward_nrmse", "V_nrmse", "Q_nrmse", "epic",
             "epic_dynamics", "anchor_reward_nrmse", "regret_a", "regret_b", "regret_c"]
     print("| panel | method | " + " | ".join(keys) + " |")
