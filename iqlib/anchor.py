@@ -32,10 +32,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-import optax.tree_utils as otu
 
 from iqlib.iq_learn import IQLearnConfig, IQLearnResult, iq_learn_objective, log_likelihood
+from iqlib.optim import lbfgs_minimize
 from iqlib.soft_bellman import expected_next_value
 
 __all__ = ["AnchoredSolution", "anchor_normalise", "anchor_normalise_q", "fit_iq_learn_anchored", "read_off_linear_cost"]
@@ -159,28 +158,13 @@ def _fit_anchored(counts, P, gamma, alpha, anchor_action, anchor_reward, p0, ini
         return -iq_learn_objective(q_of(L), rho, P, gamma, alpha, divergence=config.divergence,
                                    chi2_weight=config.chi2_weight, init_term=config.init_term, p0=p0)
 
-    opt = optax.lbfgs(memory_size=config.memory_size)
-    value_and_grad = optax.value_and_grad_from_state(loss)
-
-    def step(carry):
-        L, state = carry
-        value, grad = value_and_grad(L, state=state)
-        updates, state = opt.update(grad, state, L, value=value, grad=grad, value_fn=loss)
-        return optax.apply_updates(L, updates), state
-
-    def cond(carry):
-        _, state = carry
-        count = otu.tree_get(state, "count")
-        return (count == 0) | ((count < config.max_iter) & (otu.tree_norm(otu.tree_get(state, "grad")) > config.tol))
-
-    L, state = jax.lax.while_loop(cond, step, (init, opt.init(init)))
-    value, grad = jax.value_and_grad(loss)(L)
-    gnorm = otu.tree_norm(grad)
+    opt = lbfgs_minimize(loss, init, max_iter=config.max_iter, tol=config.tol, memory_size=config.memory_size)
+    L, value, gnorm = opt.params, opt.value, opt.grad_norm
     sol = _solve(jax.nn.log_softmax(L, axis=-1), P, gamma, alpha, anchor_action, anchor_reward)
     return IQLearnResult(
         Q=sol.Q, V=sol.V, policy=jax.nn.softmax(L, axis=-1), reward=sol.reward, params=L,
-        objective=-value, loglik=log_likelihood(counts, sol.Q, alpha), converged=gnorm <= config.tol,
-        n_iter=otu.tree_get(state, "count"), grad_norm=gnorm,
+        objective=-value, loglik=log_likelihood(counts, sol.Q, alpha), converged=opt.converged,
+        n_iter=opt.n_iter, grad_norm=gnorm,
     )
 
 

@@ -39,9 +39,8 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-import optax.tree_utils as otu
 
+from iqlib.optim import lbfgs_minimize
 from iqlib.soft_bellman import expected_next_value, inverse_soft_bellman, soft_value
 
 __all__ = ["IQLearnConfig", "IQLearnResult", "iq_learn_objective", "fit_iq_learn", "bc_tabular", "log_likelihood"]
@@ -205,31 +204,15 @@ def _fit(counts, P, gamma, alpha, feats, p0, init, config):
             chi2_weight=config.chi2_weight, init_term=config.init_term, p0=p0, chi2_rows=config.chi2_rows,
         )
 
-    opt = optax.lbfgs(memory_size=config.memory_size)
-    value_and_grad = optax.value_and_grad_from_state(loss)
-
-    def step(carry):
-        params, state = carry
-        value, grad = value_and_grad(params, state=state)
-        updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=loss)
-        return optax.apply_updates(params, updates), state
-
-    def cond(carry):
-        _, state = carry
-        count = otu.tree_get(state, "count")
-        gnorm = otu.tree_norm(otu.tree_get(state, "grad"))
-        return (count == 0) | ((count < config.max_iter) & (gnorm > config.tol))
-
-    params, state = jax.lax.while_loop(cond, step, (init, opt.init(init)))
-    value, grad = jax.value_and_grad(loss)(params)
-    gnorm = otu.tree_norm(grad)
+    opt = lbfgs_minimize(loss, init, max_iter=config.max_iter, tol=config.tol, memory_size=config.memory_size)
+    params, value, gnorm = opt.params, opt.value, opt.grad_norm
     Q = q_of(params)
     V = soft_value(Q, alpha)
     return IQLearnResult(
         Q=Q, V=V, policy=jax.nn.softmax(Q / alpha, axis=-1),
         reward=inverse_soft_bellman(Q, P, gamma, alpha), params=params, objective=-value,
-        loglik=log_likelihood(counts, Q, alpha), converged=gnorm <= config.tol,
-        n_iter=otu.tree_get(state, "count"), grad_norm=gnorm,
+        loglik=log_likelihood(counts, Q, alpha), converged=opt.converged,
+        n_iter=opt.n_iter, grad_norm=gnorm,
     )
 
 

@@ -21,9 +21,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-import optax.tree_utils as otu
 
+from iqlib.optim import lbfgs_minimize
 from iqlib.soft_bellman import soft_q_differentiable
 
 __all__ = ["MLEResult", "choice_log_likelihood", "fit_structural_mle"]
@@ -95,23 +94,8 @@ def _fit(counts, P, features, gamma, alpha, theta0, max_iter, tol):
     def loss(theta):
         return -choice_log_likelihood(theta, counts, P, features, gamma, alpha) / n
 
-    opt = optax.lbfgs()
-    value_and_grad = optax.value_and_grad_from_state(loss)
-
-    def step(carry):
-        theta, state = carry
-        value, grad = value_and_grad(theta, state=state)
-        updates, state = opt.update(grad, state, theta, value=value, grad=grad, value_fn=loss)
-        return optax.apply_updates(theta, updates), state
-
-    def cond(carry):
-        _, state = carry
-        count = otu.tree_get(state, "count")
-        return (count == 0) | ((count < max_iter) & (otu.tree_norm(otu.tree_get(state, "grad")) > tol))
-
-    theta, state = jax.lax.while_loop(cond, step, (theta0, opt.init(theta0)))
-    grad = jax.grad(loss)(theta)
-    gnorm = otu.tree_norm(grad)
+    opt = lbfgs_minimize(loss, theta0, max_iter=max_iter, tol=tol)
+    theta, gnorm = opt.params, opt.grad_norm
 
     # BHHH: per-(s, a) score of log π_θ(a|s), weighted by the counts.
     def log_pi(theta):
@@ -125,5 +109,5 @@ def _fit(counts, P, features, gamma, alpha, theta0, max_iter, tol):
     return MLEResult(
         theta=theta, se=se, loglik=-loss(theta) * n, Q=Q, policy=jax.nn.softmax(Q / alpha, axis=-1),
         reward=features @ theta, converged=(gnorm <= tol) & sol.converged,
-        n_iter=otu.tree_get(state, "count"), grad_norm=gnorm, inner_converged=sol.converged,
+        n_iter=opt.n_iter, grad_norm=gnorm, inner_converged=sol.converged,
     )
