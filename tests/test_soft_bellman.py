@@ -26,11 +26,7 @@ from iqlib.soft_bellman import (
 S, A = 6, 3
 
 
-@pytest.fixture(autouse=True)
-def _x64():
-    """float64 inside each test only, so nothing leaks into other test files."""
-    with jax.enable_x64(True):
-        yield
+pytestmark = pytest.mark.usefixtures("x64")
 
 
 @pytest.fixture
