@@ -284,6 +284,15 @@ class Params:
             k: str(v) if isinstance(v, pathlib.PurePath) else v for k, v in self._values.items()
         }
 
+    def as_metrics(self) -> dict[str, Any]:
+        """The parameters as flat metrics: `output_dir` left out, lists and tuples joined by
+        commas (``[1, 2]`` -> ``"1,2"``), so that `iqlib.io.save_metrics` accepts them."""
+        return {
+            k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+            for k, v in self.to_dict().items()
+            if k != "output_dir"
+        }
+
 
 def _ipython_hidden_names() -> set[str]:
     """Names IPython put in the user namespace itself (``In``, ``Out``, ``exit``, ...)."""

@@ -89,7 +89,7 @@ P = check_parameters(globals(), {
     "horizon": Int(lo=1),
     "n_sample_sets": Int(lo=1, hi=100),
 })
-metrics = {k: v for k, v in P.to_dict().items() if k != "output_dir"}
+metrics = P.as_metrics()
 TOL = 1e-12  # solver tolerance (relative, see solve_soft_bellman)
 P
 

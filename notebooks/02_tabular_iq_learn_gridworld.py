@@ -436,7 +436,7 @@ Runtime {runtime_s:.1f} s.""")
 #   cases rather than returning a silently wrong table.
 
 # %%
-params = {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in P.to_dict().items() if k != "output_dir"}
+params = P.as_metrics()
 metrics = {
     **params,
     "n_states": S,

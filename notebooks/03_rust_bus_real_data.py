@@ -244,9 +244,7 @@ print(f"bins with both actions observed: {both.sum()}; median raw reward differe
 
 # %%
 metrics = {
-    "discount": P.discount,
-    "groups": ",".join(map(str, P.groups)),
-    "chi2_weight": P.chi2_weight,
+    **P.as_metrics(),
     "n_observations": n_obs,
     "n_buses": n_buses,
     "theta3_0": float(probs[0]), "theta3_1": float(probs[1]), "theta3_2": float(probs[2]),

@@ -86,7 +86,7 @@ P = check_parameters(globals(), {
 })
 T0 = time.perf_counter()
 key = jax.random.key(P.seed)
-metrics = {k: v for k, v in P.to_dict().items() if k != "output_dir" and not isinstance(v, list)}
+metrics = P.as_metrics()
 
 # %% [markdown]
 # ## 1. The known-truth problem

@@ -234,7 +234,7 @@ save_figure(fig, out / "in_support_max.png")
 
 # %%
 runtime_s = time.perf_counter() - T_START
-params = {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in P.to_dict().items() if k != "output_dir"}
+params = P.as_metrics()
 metrics = {
     **params,
     "loss_half_minus_half_squared_max_abs": loss_check,

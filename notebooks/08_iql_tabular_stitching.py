@@ -312,7 +312,7 @@ save_figure(fig, out / "tau_sweep.png")
 
 # %%
 runtime_s = time.perf_counter() - T_START
-params = {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in P.to_dict().items() if k != "output_dir"}
+params = P.as_metrics()
 metrics = {
     **params,
     "n_states": S,

@@ -159,3 +159,9 @@ def test_params_copy_and_pickle():
     P = Params({"n": 1, "output_dir": pathlib.Path("o")})
     assert copy.deepcopy(P) == P
     assert pickle.loads(pickle.dumps(P)) == P
+
+
+def test_as_metrics_is_flat_and_drops_output_dir(tmp_path):
+    ns = {"output_dir": str(tmp_path / "o"), "n": 3, "taus": [0.5, 0.9]}
+    P = check_parameters(ns, {"output_dir": OutputDir(), "n": Int(1), "taus": ListOf(Float(0.0, 1.0))})
+    assert P.as_metrics() == {"n": 3, "taus": "0.5,0.9"}
