@@ -41,6 +41,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from iqlib import tabular_eval
 from iqlib.soft_bellman import expected_return, solve_soft_bellman
 
 __all__ = [
@@ -81,12 +82,9 @@ def policy_tv(policy_true, policy_hat, states=None) -> float:
 
     policy_true, policy_hat: (S, A). states: optional (S,) boolean mask (default all).
     Returns a float in [0, 1]. Raises ValueError on shape mismatch or an empty mask.
+    (`iqlib.tabular_eval.policy_tv` with `mask=states`; it also takes state weights.)
     """
-    p, q = np.asarray(policy_true, float), np.asarray(policy_hat, float)
-    if p.shape != q.shape or p.ndim != 2:
-        raise ValueError(f"policies must both have shape (S, A), got {p.shape} and {q.shape}")
-    m = _mask(states, p.shape[0])
-    return float(np.mean(0.5 * np.abs(p - q).sum(-1)[m]))
+    return tabular_eval.policy_tv(policy_true, policy_hat, mask=states)
 
 
 def nrmse(x_true, x_hat, states=None) -> float:
