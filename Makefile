@@ -7,7 +7,7 @@ OUT ?= outputs
 
 VPY := $(VENV)/bin/python
 
-.PHONY: install run test bench lab clean
+.PHONY: install run test bench lab clean data data-discrete data-locomotion data-maze
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,19 @@ bench: install
 		echo "== $$f"; \
 		$(VPY) "$$f"; \
 	done
+
+## data: regenerate every expert, demonstration set and offline dataset in data/ from its seed
+## (slow: tens of minutes on 2 cores; the committed files are what tests and notebooks use)
+data: data-discrete data-locomotion data-maze
+
+data-discrete: install
+	$(VPY) scripts/make_discrete_data.py
+
+data-locomotion: install
+	$(VPY) scripts/make_locomotion_data.py
+
+data-maze: install
+	$(VPY) scripts/make_maze_data.py
 
 ## lab: open the notebooks in JupyterLab (py:percent sources paired via jupytext.toml)
 lab: install
