@@ -28,7 +28,11 @@ def make_env(env_id: str, **kwargs) -> gym.Env:
 
     Raises:
       ValueError: if ``env_id`` is not a registered gymnasium id (the message lists ours).
+
+    Ids starting with ``iqlib/`` are the project's own (:mod:`iqlib.pointmaze`).
     """
+    if env_id.startswith("iqlib/"):
+        from . import pointmaze  # noqa: F401  (registers the project's own maze ids)
     if env_id not in gym.registry:
         raise ValueError(f"unknown env_id {env_id!r}; expected a gymnasium id such as {list(ENV_IDS)}")
     env = gym.make(env_id, **kwargs)
