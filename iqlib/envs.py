@@ -37,7 +37,8 @@ def make_env(env_id: str, **kwargs) -> gym.Env:
         raise ValueError(f"unknown env_id {env_id!r}; expected a gymnasium id such as {list(ENV_IDS)}")
     env = gym.make(env_id, **kwargs)
     if isinstance(env.action_space, gym.spaces.Box):
-        env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
+        ones = np.ones(env.action_space.shape, dtype=env.action_space.dtype)
+        env = gym.wrappers.RescaleAction(env, -ones, ones)
     return env
 
 
