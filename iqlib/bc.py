@@ -1,0 +1,323 @@
+"""Behaviour cloning (BC) by maximum likelihood, and the chunked driver of the offline learners.
+
+BC fits a policy π_θ to the dataset's actions,
+
+    max_θ  E_{(s, a) ∼ D} [ log π_θ(a | s) ],
+
+- continuous actions: :class:`~iqlib.networks.GaussianPolicy` (tanh'd mean, state-independent
+  log-std), log π = log N(a; μ_θ(s), σ²) (:func:`~iqlib.distributions.gaussian_log_prob`) — IQL's
+  AWR actor loss (Kostrikov et al. 2021, Eq. 7) with every weight equal to 1;
+- discrete actions: :class:`~iqlib.networks.CategoricalPolicy`, the cross-entropy −log softmax(z)_a.
+
+%BC (Chen et al. 2021, "Decision Transformer") is BC on the best 10 % of episodes:
+``make_train(config, top_fraction_episodes(data, 0.1), ...)``.
+
+Training (``shared/DESIGN.md``): :func:`make_train` returns an :class:`OfflineTrainer` ``train``;
+``train(key) -> (state, metrics)`` is pure and ``jax.vmap(train)(keys)`` runs seeds in parallel,
+while ``train.run(keys, callback=...)`` runs all seeds in compiled ``lax.scan`` chunks
+(:func:`iqlib.training.make_chunk`) and calls back between chunks (evaluation → learning curves).
+The dataset is an *argument* of the compiled chunk, never a closed-over constant, so a large
+dataset is not baked into the executable. IQL (:mod:`iqlib.iql`) uses the same driver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Callable, Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .datasets import Transitions, to_arrays, to_transitions
+from .distributions import gaussian_log_prob
+from .networks import CategoricalPolicy, GaussianPolicy, apply, init_params
+from .training import TrainState, apply_gradients, create_train_state, make_chunk, stack_metrics
+
+__all__ = ["BCConfig", "BCState", "OfflineTrainer", "prepare_data", "action_space", "sample_batch",
+           "log_likelihood", "make_policy", "make_train", "deterministic_act", "stochastic_act"]
+
+
+@dataclasses.dataclass(frozen=True)
+class BCConfig:
+    """Behaviour-cloning hyper-parameters (defaults: IQL's actor, Kostrikov et al. 2021, App. B)."""
+
+    hidden: tuple = (256, 256)
+    """Hidden layer widths of the policy MLP (IQL: 256 × 256)."""
+    lr: float = 3e-4
+    """Adam learning rate (IQL: 3e-4), constant."""
+    batch_size: int = 256
+    """Transitions per gradient step, drawn uniformly with replacement (IQL: 256)."""
+
+    def __post_init__(self):
+        if not self.hidden or any(int(h) < 1 for h in self.hidden):
+            raise ValueError(f"hidden must be a non-empty tuple of positive widths, got {self.hidden}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if int(self.batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+class BCState(NamedTuple):
+    """Carry of BC training: the policy's :class:`TrainState` and the PRNG key."""
+
+    policy: TrainState
+    key: jax.Array
+
+
+def prepare_data(data: Transitions | Mapping[str, Any], name: str = "data") -> Transitions:
+    """Validate a dataset and return it as numpy :class:`Transitions`.
+
+    Args:
+      data: :class:`Transitions`, or a dict with D4RL keys (``observations, actions, rewards,
+        terminals, timeouts, next_observations``) or with the Transitions field names.
+      name: how errors name the input.
+
+    Raises:
+      ValueError: naming ``name``: missing keys, lengths that differ, NaN/inf values, flags
+        not in {0, 1}, malformed actions (see :func:`iqlib.datasets.validate_arrays`).
+    """
+    if isinstance(data, Transitions):
+        arrays = to_arrays(data)
+    elif isinstance(data, Mapping):
+        if set(Transitions._fields) - {"episode_start"} <= set(data):
+            fields = {f: data[f] for f in Transitions._fields if f in data}
+            fields.setdefault("episode_start", None)
+            lengths = {f: np.shape(v)[:1] for f, v in fields.items() if v is not None}
+            if len(set(lengths.values())) > 1:
+                raise ValueError(f"{name}: fields have different lengths {lengths}")
+            if fields["episode_start"] is None:
+                ends = np.logical_or(fields["terminal"], fields["timeout"])
+                fields["episode_start"] = np.concatenate([[True], np.asarray(ends, bool)[:-1]])
+            arrays = to_arrays(Transitions(**fields))
+        else:
+            arrays = dict(data)
+    else:
+        raise ValueError(f"{name}: expected Transitions or a dict of arrays, got {type(data).__name__}")
+    if isinstance(data, Transitions):
+        lengths = {f: np.shape(v)[:1] for f, v in zip(Transitions._fields, data)}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"{name}: fields have different lengths {lengths}")
+    return to_transitions(arrays, name)
+
+
+def action_space(data: Transitions, n_actions: int | None = None) -> dict:
+    """``{"discrete", "obs_dim", "n_actions" | "action_dim"}`` of a (validated) dataset.
+
+    Discrete when actions are integers ``(N,)``; ``n_actions`` defaults to max(action) + 1.
+
+    Raises:
+      ValueError: if ``n_actions`` is given but not larger than every dataset action.
+    """
+    obs_dim = int(np.shape(data.obs)[1])
+    if np.issubdtype(np.asarray(data.action).dtype, np.integer):
+        seen = int(np.max(data.action)) + 1
+        n = seen if n_actions is None else int(n_actions)
+        if n < seen:
+            raise ValueError(f"n_actions={n_actions} but the data contain action {seen - 1}")
+        return {"discrete": True, "obs_dim": obs_dim, "n_actions": n}
+    return {"discrete": False, "obs_dim": obs_dim, "action_dim": int(np.shape(data.action)[1])}
+
+
+def sample_batch(key: jax.Array, data: Transitions, batch_size: int) -> Transitions:
+    """``batch_size`` transitions drawn uniformly with replacement (jit-safe); leaves ``(B, ...)``."""
+    idx = jax.random.randint(key, (batch_size,), 0, data.reward.shape[0])
+    return jax.tree_util.tree_map(lambda x: x[idx], data)
+
+
+def make_policy(space: dict, hidden: tuple) -> Callable:
+    """``rngs -> policy module``: CategoricalPolicy (discrete) or GaussianPolicy (continuous)."""
+    if space["discrete"]:
+        return lambda rngs: CategoricalPolicy(space["obs_dim"], space["n_actions"], tuple(hidden), rngs=rngs)
+    return lambda rngs: GaussianPolicy(space["obs_dim"], space["action_dim"], tuple(hidden), rngs=rngs)
+
+
+def log_likelihood(graphdef: Any, params: Any, obs: jax.Array, action: jax.Array) -> jax.Array:
+    """log π(a | s) of dataset actions, in nats.
+
+    Args:
+      graphdef, params: a CategoricalPolicy or GaussianPolicy (:func:`iqlib.networks.init_params`).
+      obs: (B, O). action: (B,) int (categorical) or (B, A) float (Gaussian).
+
+    Returns:
+      (B,) log-probabilities (log-softmax entry, or the diagonal Gaussian log-density).
+    """
+    out = apply(graphdef, params, obs)
+    if isinstance(out, tuple):  # Gaussian: (mean, log_std)
+        return gaussian_log_prob(out[0], out[1], action)
+    return jnp.take_along_axis(jax.nn.log_softmax(out, axis=-1), action[:, None].astype(jnp.int32), axis=-1)[:, 0]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class OfflineTrainer:
+    """A compiled offline learner: ``train(key)`` (pure) and ``train.run(keys)`` (chunked driver).
+
+    Attributes:
+      init: ``key -> carry`` (pure).
+      update: ``(carry, data) -> (carry, metrics)``, one gradient step (pure).
+      data: the dataset (device :class:`Transitions`), passed to every compiled chunk.
+      num_steps, chunk_size: updates in all, and per compiled ``lax.scan`` chunk.
+      policy_graphdef: graphdef of the policy network.
+      policy_params: ``carry -> policy params`` (keeps a leading seed axis if the carry has one).
+    """
+
+    init: Callable
+    update: Callable
+    data: Transitions
+    num_steps: int
+    chunk_size: int
+    policy_graphdef: Any
+    policy_params: Callable
+
+    def __post_init__(self):
+        if int(self.chunk_size) < 1 or int(self.num_steps) < 1 or int(self.num_steps) % int(self.chunk_size):
+            raise ValueError(f"num_steps ({self.num_steps}) must be a positive multiple of chunk_size "
+                             f"({self.chunk_size})")
+
+    @functools.cached_property
+    def _init(self):
+        return jax.jit(self.init)
+
+    @functools.cached_property
+    def _chunk(self):
+        return self._compile_chunk(False)
+
+    @functools.cached_property
+    def _chunk_traced(self):  # no donation: under an outer vmap some carry leaves are unbatched
+        return self._compile_chunk(False, donate=False)
+
+    @functools.cached_property
+    def _chunk_seeds(self):
+        return self._compile_chunk(True)
+
+    def _compile_chunk(self, vmap_seeds: bool, donate: bool = True):
+        def chunk(carry, data):
+            return make_chunk(lambda c: self.update(c, data), self.chunk_size, vmap_seeds)(carry)
+        return jax.jit(chunk, donate_argnums=0 if donate else ())
+
+    def __call__(self, key: jax.Array, data: Transitions | None = None):
+        """Train one seed: ``(carry, metrics)``, metrics leaves ``(num_steps,)``.
+
+        Pure in ``key``: ``jax.vmap(train)(keys)`` trains ``len(keys)`` seeds (leaves gain a
+        leading seed axis). Under an outer ``jax.jit`` pass the data explicitly,
+        ``jax.jit(jax.vmap(train, in_axes=(0, None)))(keys, train.data)``, so it is not
+        compiled in as a constant.
+        """
+        data = self.data if data is None else data
+        carry, history = self._init(key), []
+        traced = any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((carry, data)))
+        chunk = self._chunk_traced if traced else self._chunk
+        for _ in range(self.num_steps // self.chunk_size):
+            carry, metrics = chunk(carry, data)
+            history.append(metrics)
+        return carry, jax.tree_util.tree_map(lambda *m: jnp.concatenate(m, axis=0), *history)
+
+    def run(self, keys: jax.Array, *, callback: Callable | None = None, progress: bool = False,
+            desc: str | None = None):
+        """Train ``len(keys)`` seeds at once in compiled chunks; evaluate between chunks.
+
+        Args:
+          keys: ``(n_seeds,)`` PRNG keys (``jax.random.split(key, n_seeds)``).
+          callback: ``callback(step, carry, chunk_metrics)`` after every chunk (``step`` =
+            updates done so far; the carry has a leading seed axis).
+          progress: tqdm progress bar over chunks.
+
+        Returns:
+          ``(carry, metrics)``: metrics as numpy arrays ``(n_seeds, num_steps)``.
+        """
+        carry = jax.jit(jax.vmap(self.init))(keys)
+        steps = range(self.chunk_size, self.num_steps + 1, self.chunk_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            steps = tqdm(steps, desc=desc, unit="chunk")
+        history = []
+        for done in steps:
+            carry, metrics = self._chunk_seeds(carry, self.data)
+            metrics = jax.device_get(metrics)
+            history.append(metrics)
+            if callback is not None:
+                callback(done, carry, metrics)
+        return carry, stack_metrics(history, axis=1)
+
+    def act(self, carry: Any, deterministic: bool = True) -> Callable:
+        """``act(obs, key)`` of the current policy (for :func:`iqlib.envs.evaluate`)."""
+        fn = deterministic_act if deterministic else stochastic_act
+        return functools.partial(fn(self.policy_graphdef), self.policy_params(carry))
+
+
+def make_train(config: BCConfig, data: Transitions | Mapping[str, Any], num_steps: int, *,
+               chunk_size: int = 1000, n_actions: int | None = None) -> OfflineTrainer:
+    """Behaviour cloning: maximise log π(a|s) over the dataset with Adam.
+
+    Args:
+      config: :class:`BCConfig`.
+      data: dataset (validated by :func:`prepare_data`); integer actions ``(N,)`` → categorical
+        policy, float actions ``(N, A)`` in [-1, 1] → Gaussian policy.
+      num_steps: gradient steps (a multiple of ``chunk_size``).
+      chunk_size: updates per compiled ``lax.scan`` chunk.
+      n_actions: number of discrete actions (default: max dataset action + 1).
+
+    Returns:
+      :class:`OfflineTrainer`; carry :class:`BCState`, metrics ``{"bc_loss"}`` (mean −log π, nats).
+
+    Raises:
+      ValueError: bad data (see :func:`prepare_data`) or ``num_steps``/``chunk_size``.
+    """
+    data = prepare_data(data)
+    space = action_space(data, n_actions)
+    graphdef, _ = init_params(make_policy(space, config.hidden), jax.random.key(0))
+    tx = optax.adam(config.lr)
+
+    def init(key):
+        _, params = init_params(make_policy(space, config.hidden), key)
+        return BCState(create_train_state(params, tx), jax.random.fold_in(key, 1))
+
+    def update(carry: BCState, data: Transitions):
+        key, k = jax.random.split(carry.key)
+        batch = sample_batch(k, data, config.batch_size)
+        loss, grads = jax.value_and_grad(
+            lambda p: -jnp.mean(log_likelihood(graphdef, p, batch.obs, batch.action)))(carry.policy.params)
+        return BCState(apply_gradients(carry.policy, grads, tx), key), {"bc_loss": loss}
+
+    return OfflineTrainer(init, update, jax.tree_util.tree_map(jnp.asarray, data), int(num_steps),
+                          int(chunk_size), graphdef, lambda carry: carry.policy.params)
+
+
+def _make_act(graphdef: Any, deterministic: bool) -> Callable:
+    def one(params, obs, key):
+        out = apply(graphdef, params, obs)
+        if isinstance(out, tuple):  # Gaussian (mean, log_std); actions stay in [-1, 1]
+            mean, log_std = out
+            if deterministic:
+                return mean
+            return jnp.clip(mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape), -1.0, 1.0)
+        return jnp.argmax(out, -1) if deterministic else jax.random.categorical(key, out, axis=-1)
+
+    @jax.jit
+    def act(params, obs, key):
+        if obs.ndim == 2:
+            return one(params, obs, key)
+        return jax.vmap(one)(params, obs, jax.random.split(key, obs.shape[0]))
+
+    return act
+
+
+@functools.lru_cache(maxsize=64)
+def deterministic_act(graphdef: Any) -> Callable:
+    """Jitted ``act(params, obs, key) -> action`` at the policy's mode (Gaussian mean / argmax).
+
+    ``obs: (B, O)`` with unbatched params → ``(B,)`` int or ``(B, A)``; ``obs: (S, B, O)``
+    with params carrying a leading seed axis S → ``(S, B)`` / ``(S, B, A)``. For
+    :func:`iqlib.envs.evaluate` bind the params: ``functools.partial(deterministic_act(g), params)``
+    is the ``act(obs, key)`` it wants (``batch_shape=(S,)`` for seed-batched params).
+    """
+    return _make_act(graphdef, True)
+
+
+@functools.lru_cache(maxsize=64)
+def stochastic_act(graphdef: Any) -> Callable:
+    """As :func:`deterministic_act`, but samples a ∼ π(·|s) (Gaussian clipped to [-1, 1])."""
+    return _make_act(graphdef, False)
