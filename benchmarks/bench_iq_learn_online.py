@@ -1,0 +1,76 @@
+"""Throughput of the online IQ-Learn update (SAC actor/temperature + IQ critic), Hopper sizes.
+
+Synthetic data (obs 11, action 3, 1,000 demo rows, 10,000 replay rows), 2 × 256 MLPs, 256 rows from
+each source per update (512 in all). One compiled ``lax.scan`` chunk of ``CHUNK`` updates, timed
+after a first (compiling) call; 1 seed vs 8 seeds vmapped (aggregate updates/s over all seeds).
+Peak memory is the process's ``ru_maxrss`` after each row (monotone: it includes earlier rows).
+
+    .venv/bin/python benchmarks/bench_iq_learn_online.py
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from iqlib.datasets import Transitions
+from iqlib.iq_learn_online import IQLearnOnlineConfig, make_iq_update
+from iqlib.online_imitation import make_carry, replay_add
+from iqlib.sac import init_sac
+from iqlib.training import make_chunk
+
+OBS, ACT, N_DEMO, N_REPLAY, CHUNK, REPEATS = 11, 3, 1_000, 10_000, 50, 3
+
+
+def synthetic(n, rng):
+    return Transitions(rng.normal(size=(n, OBS)).astype(np.float32), rng.uniform(-1, 1, (n, ACT)).astype(np.float32),
+                       np.zeros(n, np.float32), rng.normal(size=(n, OBS)).astype(np.float32),
+                       (rng.random(n) < 0.001).astype(np.float32), np.zeros(n, np.float32),
+                       np.zeros(n, np.float32))
+
+
+def carry_for(n_seeds, config, rng):
+    nets, _ = init_sac(jax.random.key(0), OBS, ACT, config.sac_config())
+    learner = jax.vmap(lambda k: init_sac(k, OBS, ACT, config.sac_config())[1])(jax.random.split(jax.random.key(1), n_seeds))
+    demos = synthetic(N_DEMO, rng)._replace(episode_start=np.eye(1, N_DEMO, dtype=np.float32)[0])
+    carry = make_carry(learner, n_seeds, N_REPLAY, {"obs_dim": OBS, "action_dim": ACT, "discrete": False}, demos,
+                       jax.random.key(2))
+    rows = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(jnp.asarray(x), (n_seeds, *x.shape)), synthetic(N_REPLAY, rng))
+    carry = carry._replace(replay=replay_add(carry.replay, rows, 0), size=jnp.full((n_seeds,), N_REPLAY, jnp.int32))
+    return nets, carry
+
+
+def main():
+    config = IQLearnOnlineConfig()  # 256 × 256, batch 256 per source, twin critics, target V(s')
+    rng = np.random.default_rng(0)
+    print(f"jax {jax.__version__} on {jax.default_backend()}; online IQ-Learn update, obs {OBS}, action {ACT}, "
+          f"hidden {config.hidden}, {config.batch_size}+{config.batch_size} rows/update, chunk {CHUNK}")
+    print(f"{'seeds':>5} {'compile+first [s]':>18} {'chunk [s]':>10} {'updates/s (all seeds)':>22} "
+          f"{'per seed':>9} {'peak RSS [MiB]':>15}")
+    for n_seeds in (1, 8):
+        nets, carry = carry_for(n_seeds, config, rng)
+        chunk = make_chunk(make_iq_update(nets, config), CHUNK, vmap_seeds=True)
+        t0 = time.perf_counter()
+        carry, m = chunk(carry)
+        jax.block_until_ready(m)
+        first = time.perf_counter() - t0
+        times = []
+        for _ in range(REPEATS):
+            t0 = time.perf_counter()
+            carry, m = chunk(carry)
+            jax.block_until_ready(m)
+            times.append(time.perf_counter() - t0)
+        best = float(np.median(times))
+        rate = n_seeds * CHUNK / best
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 1024**2)
+        print(f"{n_seeds:>5} {first:>18.2f} {best:>10.3f} {rate:>22.1f} {rate / n_seeds:>9.1f} {rss:>15.0f}")
+        assert np.all(np.isfinite(np.asarray(m["critic_loss"])))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""Online IQ-Learn (SAC critic objective) and its learning-from-observations variant."""
+
+import json
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+from scipy import integrate
+
+from conftest import REPO_ROOT
+from iqlib.datasets import Transitions, save_dataset
+from iqlib.iq_learn_lfo import IQLearnLfOConfig, init_lfo, lfo_loss, train_iq_learn_lfo
+from iqlib.iq_learn_online import (IQLearnOnlineConfig, iq_critic_terms, make_iq_update, sampled_soft_value,
+                                   train_iq_learn_online)
+from iqlib.networks import DoubleCritic, TanhGaussianActor, init_params
+from iqlib.online_imitation import load_demos, make_carry, replay_add, replay_init
+from iqlib.runner import execute_notebook
+from iqlib.sac import init_sac
+from iqlib.training import make_chunk
+
+NOTEBOOK = REPO_ROOT / "notebooks" / "06_iq_learn_online_continuous.py"
+
+# Hand-computed batch: γ = 0.5, λ = 0.25; rows 0, 1 expert, rows 2, 3 replay; row 1 terminal.
+Q = jnp.array([2.0, 1.0, 0.0, 3.0])
+V = jnp.array([1.0, 2.0, 0.5, 1.0])
+NV = jnp.array([2.0, 4.0, 1.0, 2.0])
+TERM = jnp.array([0.0, 1.0, 0.0, 0.0])
+EXPERT = jnp.array([1.0, 1.0, 0.0, 0.0])
+# r = Q − γ(1 − d)V' = [1, 1, −0.5, 2]; E_E[r] = 1; E_π[r] = 0.75; E_rows[V − γ(1 − d)V'] = 0.5.
+
+
+def terms(**kw):
+    base = dict(discount=0.5, chi2_weight=0.25)
+    return iq_critic_terms(kw.pop("q", Q), V, kw.pop("nv", NV), TERM, EXPERT, **base, **kw)
+
+
+def test_critic_terms_hand_computed_mixture_penalty():
+    loss, t = terms()
+    assert float(t["expert_reward"]) == pytest.approx(1.0)
+    assert float(t["policy_reward"]) == pytest.approx(0.75)
+    assert float(t["init_term"]) == pytest.approx(0.5)
+    assert float(t["chi2_penalty"]) == pytest.approx(0.25 * (1 + 1 + 0.25 + 4) / 4)  # χ² on expert AND policy rows
+    assert float(loss) == pytest.approx(-1.0 + 0.5 + 0.390625)
+
+
+def test_critic_terms_expert_only_penalty_and_v0():
+    loss, t = terms(chi2_rows="expert")
+    assert float(t["chi2_penalty"]) == pytest.approx(0.25 * 1.0)
+    assert float(loss) == pytest.approx(-0.25)
+    loss, t = terms(init_term="v0", v_init=jnp.array([2.0, 4.0]))
+    assert float(t["init_term"]) == pytest.approx((1 - 0.5) * 3.0)
+    assert float(loss) == pytest.approx(-1.0 + 1.5 + 0.390625)
+    with pytest.raises(ValueError, match="v_init"):
+        terms(init_term="v0")
+    with pytest.raises(ValueError, match="chi2_rows"):
+        terms(chi2_rows="policy")
+
+
+def test_terminal_mask_stops_bootstrap_and_expert_rows_drive_the_linear_term():
+    loss, _ = terms()
+    assert float(terms(nv=NV.at[1].set(1e3))[0]) == pytest.approx(float(loss))  # terminal row: V(s') unused
+    assert float(terms(nv=NV.at[0].set(1e3))[0]) != pytest.approx(float(loss))
+    # d loss / d q: expert rows −1/2 + 2λ r/4; policy rows 2λ r/4 only.
+    g = jax.grad(lambda q: terms(q=q)[0])(Q)
+    np.testing.assert_allclose(g, [-0.5 + 0.125, -0.5 + 0.125, 0.125 * -0.5, 0.125 * 2.0], rtol=1e-6)
+
+
+def _constant_critics(params, c1, c2):
+    """All weights zero, output biases c1 and c2: Q₁ ≡ c1, Q₂ ≡ c2."""
+    pure = jax.tree_util.tree_map(jnp.zeros_like, nnx.to_pure_dict(params))
+    pure["q1"]["out"]["bias"], pure["q2"]["out"]["bias"] = jnp.full((1,), c1), jnp.full((1,), c2)
+    nnx.replace_by_pure_dict(params, pure)
+    return params
+
+
+def test_sampled_soft_value_matches_tanh_gaussian_entropy():
+    """Q₁ ≡ 1, Q₂ ≡ 3 and a zero actor (mean 0, log σ = −1.5): V = min Q + α H(tanh N(0, σ²))."""
+    obs_dim, alpha, n = 3, 0.2, 40_000
+    c_def, c_p = init_params(lambda r: DoubleCritic(obs_dim, 1, (8,), rngs=r), jax.random.key(0))
+    c_p = _constant_critics(c_p, 1.0, 3.0)
+    a_def, a_p = init_params(lambda r: TanhGaussianActor(obs_dim, 1, (8,), rngs=r), jax.random.key(1))
+    a_p = jax.tree_util.tree_map(jnp.zeros_like, a_p)
+    obs = jax.random.normal(jax.random.key(2), (n, obs_dim))
+    v1, v2 = sampled_soft_value(a_def, a_p, c_def, c_p, obs, jax.random.key(3), alpha, "min")
+    sigma = math.exp(-1.5)
+    log_jac, _ = integrate.quad(lambda u: math.log1p(-math.tanh(u) ** 2) * math.exp(-0.5 * (u / sigma) ** 2)
+                                / (sigma * math.sqrt(2 * math.pi)), -12 * sigma, 12 * sigma)
+    entropy = 0.5 * math.log(2 * math.pi * math.e * sigma**2) + log_jac
+    assert float(jnp.mean(v1)) == pytest.approx(1.0 + alpha * entropy, abs=4e-3)
+    np.testing.assert_array_equal(v1, v2)
+    w1, w2 = sampled_soft_value(a_def, a_p, c_def, c_p, obs, jax.random.key(3), alpha, "independent")
+    assert float(jnp.mean(w2 - w1)) == pytest.approx(2.0, abs=1e-5)
+
+
+def _bandit_carry(config, n_rows=256, expert_action=0.5, seed=0):
+    """One state, one step (terminal): demos always take `expert_action`, the replay is uniform."""
+    rng = np.random.default_rng(seed)
+    obs = np.ones((n_rows, 2), np.float32)
+    ones, zeros = np.ones(n_rows, np.float32), np.zeros(n_rows, np.float32)
+    demos = Transitions(obs, np.full((n_rows, 1), expert_action, np.float32), zeros, obs, ones, zeros, ones)
+    spec = {"obs_dim": 2, "action_dim": 1, "discrete": False}
+    _, learner = init_sac(jax.random.key(seed), 2, 1, config.sac_config())
+    learner = jax.tree_util.tree_map(lambda x: x[None], learner)
+    carry = make_carry(learner, 1, n_rows, spec, demos, jax.random.key(seed + 1))
+    replay = Transitions(obs, rng.uniform(-1, 1, (n_rows, 1)).astype(np.float32), zeros, obs, ones, zeros, ones)
+    replay = replay_add(carry.replay, jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], replay), 0)
+    return carry._replace(replay=replay, size=jnp.full((1,), n_rows, jnp.int32))
+
+
+def test_iq_update_recovers_the_expert_action_on_a_bandit():
+    """One state, terminal after one step: the actor (mean) must move from ~0 to the demo action 0.5,
+    and the implicit reward of demo rows must exceed that of uniform replay rows."""
+    config = IQLearnOnlineConfig(hidden=(32, 32), actor_lr=3e-3, critic_lr=3e-3, batch_size=64)
+    nets, _ = init_sac(jax.random.key(0), 2, 1, config.sac_config())
+    carry = _bandit_carry(config)
+    chunk = make_chunk(make_iq_update(nets, config), 400, vmap_seeds=True)
+    carry, metrics = chunk(carry)
+    assert metrics["expert_reward"][0, -1] > metrics["policy_reward"][0, -1]
+    mean, _ = jax.vmap(lambda p: nnx.merge(nets.actor_def, p)(jnp.ones((1, 2))))(carry.learner.actor.params)
+    assert float(jnp.tanh(mean).squeeze()) == pytest.approx(0.5, abs=0.15)
+
+
+def test_lfo_loss_ignores_demo_actions_but_not_replay_actions():
+    config = IQLearnLfOConfig(hidden=(16,))
+    nets, state = init_lfo(jax.random.key(0), 4, 2, config)
+    k = jax.random.split(jax.random.key(1), 3)
+    n = 16
+    rows = Transitions(jax.random.normal(k[0], (n, 4)), jax.random.randint(k[1], (n,), 0, 2), jnp.zeros(n),
+                       jax.random.normal(k[2], (n, 4)), jnp.zeros(n).at[3].set(1.0), jnp.zeros(n), jnp.zeros(n))
+    is_expert = jnp.arange(n) < n // 2
+    base, _ = lfo_loss(state.train.params, state.target, rows, is_expert, nets, config)
+    flipped = rows.action.at[: n // 2].set(1 - rows.action[: n // 2])
+    permuted = rows.action.at[: n // 2].set(rows.action[: n // 2][::-1])
+    for actions in (flipped, permuted):
+        same, _ = lfo_loss(state.train.params, state.target, rows._replace(action=actions), is_expert, nets, config)
+        assert float(same) == float(base)
+    other = rows.action.at[n // 2:].set(1 - rows.action[n // 2:])
+    changed, _ = lfo_loss(state.train.params, state.target, rows._replace(action=other), is_expert, nets, config)
+    assert float(changed) != pytest.approx(float(base))
+    moved = rows.next_obs.at[0].add(1.0)  # the critic reads the demo's (s, s')
+    assert float(lfo_loss(state.train.params, state.target, rows._replace(next_obs=moved), is_expert, nets,
+                          config)[0]) != pytest.approx(float(base))
+
+
+def test_replay_add_wraps_around():
+    data = replay_init(2, 5, 3, ())
+    rows = Transitions(*(jnp.broadcast_to(jnp.arange(4.0).reshape(1, 4, *([1] * k)), (2, 4, *([3] * k)))
+                         for k in (1, 0, 0, 1, 0, 0, 0)))
+    data = replay_add(data, rows, 3)
+    np.testing.assert_array_equal(data.reward[0], [2, 3, 0, 0, 1])
+    assert data.action.dtype == jnp.int32 and data.obs.shape == (2, 5, 3)
+
+
+@pytest.fixture(scope="module")
+def cartpole_demos(tmp_path_factory):
+    """3 CartPole episodes of a hand-written linear controller (returns 500), saved like `data/demos`."""
+    import gymnasium as gym
+
+    folder = tmp_path_factory.mktemp("demos")
+    env, rows = gym.make("CartPole-v1"), {k: [] for k in Transitions._fields}
+    for ep in range(3):
+        o, _ = env.reset(seed=ep)
+        start, done = 1.0, False
+        while not done:
+            a = int(10 * o[2] + 2 * o[3] + 0.3 * o[0] + o[1] > 0)
+            n, r, te, tr, _ = env.step(a)
+            for k, v in zip(Transitions._fields, (o, a, r, n, float(te), float(tr and not te), start)):
+                rows[k].append(v)
+            o, start, done = n, 0.0, te or tr
+    t = Transitions(*(np.asarray(rows[k]) for k in Transitions._fields))
+    save_dataset(folder / "CartPole-v1.npz", t._replace(action=t.action.astype(np.int32)),
+                 {"env_id": "CartPole-v1", "policy": "linear controller (test)", "seed": 0, "generated_by": "test"})
+    return folder
+
+
+def test_load_demos_drops_actions_for_lfo_and_checks_inputs(cartpole_demos, tmp_path):
+    demos, info = load_demos("CartPole-v1", 2, demos_dir=cartpole_demos)
+    assert demos.obs.shape[0] == 1000 and info["expert_return_mean"] == 500.0 and demos.action.any()
+    lfo, _ = load_demos("CartPole-v1", 2, observations_only=True, demos_dir=cartpole_demos)
+    assert not lfo.action.any()
+    np.testing.assert_array_equal(lfo.next_obs, demos.next_obs)
+    with pytest.raises(ValueError, match="unknown env_id"):
+        load_demos("NoSuchEnv-v0", 1, demos_dir=cartpole_demos)
+    with pytest.raises(ValueError, match="n_demos"):
+        load_demos("CartPole-v1", 0, demos_dir=cartpole_demos)
+    with pytest.raises(ValueError, match="holds only 3"):
+        load_demos("CartPole-v1", 4, demos_dir=cartpole_demos)
+    with pytest.raises(FileNotFoundError, match="make data-discrete"):
+        load_demos("CartPole-v1", 1, demos_dir=tmp_path)
+    with pytest.raises(FileNotFoundError, match="make data-locomotion"):
+        train_iq_learn_online("Hopper-v5", n_demos=1, demos_dir=tmp_path)
+
+
+def test_learners_reject_the_wrong_action_space_and_bad_configs(cartpole_demos):
+    with pytest.raises(ValueError, match="discrete actions"):
+        train_iq_learn_online("CartPole-v1", n_demos=1, demos_dir=cartpole_demos)
+    with pytest.raises(ValueError, match="chi2_rows"):
+        IQLearnOnlineConfig(chi2_rows="policy")
+    with pytest.raises(ValueError, match="batch_size"):
+        IQLearnLfOConfig(batch_size=0)
+
+
+def test_lfo_training_loop_shapes(cartpole_demos):
+    config = IQLearnLfOConfig(hidden=(16,), learning_starts=64, train_freq=32, eval_every=128, eval_episodes=1)
+    _, carry, hist, info = train_iq_learn_lfo("CartPole-v1", config, n_demos=1, n_seeds=2, total_steps=256,
+                                              demos_dir=cartpole_demos)
+    assert hist["eval_deterministic"].shape == (2, 2, 1) and hist["eval_stochastic"].shape == (2, 2, 1)
+    assert list(hist["step"]) == [128, 256] and hist["update_steps"] == 192
+    assert hist["metrics"]["expert_reward"].shape == (2, 6)
+    assert int(carry.size[0]) == 256 and np.all(hist["eval_deterministic"] >= 8)
+
+
+@pytest.mark.notebooks
+def test_notebook_06_small_run(tmp_path):
+    out = tmp_path / "06"
+    execute_notebook(NOTEBOOK, out, {"total_steps": 800, "learning_starts": 200, "eval_every": 400,
+                                     "train_freq": 100, "hidden": 32, "n_seeds": 1, "eval_episodes": 1,
+                                     "lfo_steps": 256, "lfo_eval_every": 128, "sac_reference": False})
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["total_steps"] == 800
+    for key in ("Pendulum-v1_iq_return_mean", "Pendulum-v1_iq_return_std", "Pendulum-v1_expert_return",
+                "CartPole-v1_lfo_1_return_mean", "CartPole-v1_lfo_10_return_mean"):
+        assert key in metrics and metrics[key] is not None
+    assert (out / "returns_vs_steps.png").is_file()
