@@ -112,9 +112,10 @@ def train_or_load(env_id: str, seed: int, skip_train: bool, command: str):
     g, p, hist = train_dqn(env_id, cfg, seed=seed, verbose=True,
                            callback=lambda s, params, rec: snapshots.append(
                                (rec["eval_return"], s, jax.tree_util.tree_map(np.asarray, params))))
-    # intermediate checkpoint: the snapshot closest to 40 % of the way from the first to the best return
+    # intermediate checkpoint: the snapshot closest to 40 % of the best return (for returns
+    # that are all negative, 40 % of the way from the worst evaluation to the best)
     lo, hi = min(r for r, _, _ in snapshots), hist["best_return"]
-    goal = lo + 0.4 * (hi - lo)
+    goal = 0.4 * hi if hi > 0 else lo + 0.4 * (hi - lo)
     mret, mstep, pm = min(snapshots, key=lambda x: abs(x[0] - goal))
     print(f"[{env_id}] intermediate checkpoint: step {mstep}, eval return {mret:.1f} (goal {goal:.1f})")
     prov = {"gymnasium_version": gym.__version__, "generated_by": command, "seed": seed,
