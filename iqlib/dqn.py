@@ -64,7 +64,7 @@ class DQNConfig:
     buffer_size: int = 50_000  #: replay capacity in transitions (Mnih et al. 2015: 1e6 frames).
     learning_starts: int = 1_000  #: transitions collected before the first update.
     discount: float = 0.99  #: γ (Mnih et al. 2015: 0.99).
-    target_rate: float = 0.005  #: Polyak rate ρ of the target net per update (≈ 1/copy period).
+    target_rate: float = 0.004  #: Polyak rate ρ of the target net per update (zoo: hard copy every 250 updates ≈ 1/250).
     train_freq: int = 4  #: lockstep env steps per block (block = train_freq · n_envs transitions).
     updates_per_block: int = 4  #: gradient steps per block, compiled as one lax.scan chunk.
     eps_start: float = 1.0  #: initial ε of ε-greedy (Mnih et al. 2015: 1.0).

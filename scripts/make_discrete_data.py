@@ -102,12 +102,12 @@ def collect_budget(env_id, act, n_transitions, seed, key, batch=20) -> Transitio
     return concat(parts)
 
 
-def train_or_load(env_id: str, seed: int, skip_train: bool, command: str):
+def train_or_load(env_id: str, seed: int, skip_train: bool, command: str, experts_dir):
     cfg = CONFIGS[env_id]
     if skip_train:
-        g, p = load_expert(env_id)
-        gm, pm = load_expert(env_id, checkpoint="medium")
-        return g, p, pm, load_provenance(expert_path(env_id))
+        g, p = load_expert(env_id, experts_dir)
+        gm, pm = load_expert(env_id, experts_dir, checkpoint="medium")
+        return g, p, pm, load_provenance(expert_path(env_id, experts_dir))
     snapshots = []
     g, p, hist = train_dqn(env_id, cfg, seed=seed, verbose=True,
                            callback=lambda s, params, rec: snapshots.append(
@@ -134,11 +134,13 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-train", action="store_true", help="reuse data/experts/<EnvId>.npz")
     parser.add_argument("--no-mixed", action="store_true", help="skip the mixed offline sets")
+    parser.add_argument("--data-dir", default=str(ROOT / "data"), help="root of demos/, experts/, offline/")
     args = parser.parse_args(argv)
     command = "python scripts/make_discrete_data.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    root = pathlib.Path(args.data_dir)
     for env_id in args.envs:
         t0 = time.time()
-        g, p, pm, prov = train_or_load(env_id, args.seed, args.skip_train, command)
+        g, p, pm, prov = train_or_load(env_id, args.seed, args.skip_train, command, root / "experts")
         rets = evaluate(env_id, policy_act(g, p, 0.0), EVAL_EPISODES, seed=EVAL_SEED)
         mrets = evaluate(env_id, policy_act(g, pm, 0.0), EVAL_EPISODES, seed=EVAL_SEED)
         prov.update(expert_return_mean=float(rets.mean()), expert_return_std=float(rets.std()),
@@ -147,7 +149,7 @@ def main(argv=None):
         print(f"[{env_id}] expert greedy {rets.mean():.1f} ± {rets.std():.1f} ({EVAL_EPISODES} episodes); "
               f"intermediate {mrets.mean():.1f} ± {mrets.std():.1f}", flush=True)
         if not args.skip_train:
-            save_expert(env_id, p, CONFIGS[env_id].hidden, prov, medium_params=pm)
+            save_expert(env_id, p, CONFIGS[env_id].hidden, prov, root / "experts", medium_params=pm)
         train_info = {k: prov[k] for k in ("training_steps", "training_updates", "training_wall_time_s", "seed")}
         common = {"env_id": env_id, "gymnasium_version": gym.__version__, "generated_by": command,
                   "seed": args.seed, "expert_file": f"data/experts/{env_id}.npz",
@@ -156,7 +158,7 @@ def main(argv=None):
         key = jax.random.key(args.seed)
         k_demo, k_rand, k_med, k_e1, k_e3 = jax.random.split(key, 5)
         demos = collect_episodes(env_id, policy_act(g, p, 0.0), DEMO_EPISODES, args.seed + 1000, k_demo)
-        save_dataset(ROOT / "data" / "demos" / f"{env_id}.npz", demos, {
+        save_dataset(root / "demos" / f"{env_id}.npz", demos, {
             **common, "policy": f"Double-DQN expert ({prov['training_steps']} env steps), greedy argmax Q",
             "episode_seeds": f"episode i reset with seed {args.seed} + 1000 + i, i = 0..{DEMO_EPISODES - 1}",
             "flags": "terminals = true termination; timeouts = truncation at the time limit"})
@@ -175,7 +177,7 @@ def main(argv=None):
                 data.append(d)
                 mix[name] = {"n_transitions": int(len(d.reward)), "n_episodes": int(d.episode_start.sum()),
                              "return_mean": float(d.reward.sum() / d.episode_start.sum()), "reset_seeds_from": s}
-            save_dataset(ROOT / "data" / "offline" / f"{MIXED[env_id]}.npz", concat(data), {
+            save_dataset(root / "offline" / f"{MIXED[env_id]}.npz", concat(data), {
                 **common, "policy": "mixture (by transitions, about a quarter each, whole episodes): uniform random; "
                 "intermediate Double-DQN checkpoint, greedy; expert ε-greedy ε=0.1; expert ε-greedy ε=0.3",
                 "mixture": mix, "medium_return_mean": prov["medium_return_mean"],
