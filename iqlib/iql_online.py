@@ -305,13 +305,16 @@ def finetune(config: IQLConfig, state: IQLState, offline_data: Transitions, env_
 def train_from_scratch(config: IQLConfig, env_id: str, online_steps: int, *, reward_fn: Callable | None = None,
                        seed: int = 0, learning_starts: int = 5000, train_freq: int = 1000,
                        eval_every: int = 5000, eval_episodes: int = 10, eval_seed: int = 10_000,
-                       progress: bool = False, desc: str | None = "from scratch") -> OnlineResult:
+                       capacity: int | None = None, progress: bool = False,
+                       desc: str | None = "from scratch") -> OnlineResult:
     """The baseline: the same online IQL loop from fresh networks and an empty buffer, one seed.
 
     The first ``learning_starts`` env steps take uniformly random actions with no updates;
     afterwards each block of ``train_freq`` steps (policy samples) is followed by ``train_freq``
     updates, so ``online_steps − learning_starts`` updates in all. Other arguments as
     :func:`finetune` (``config`` supplies τ, β, γ, nets; constant actor learning rate).
+    ``capacity`` (default ``online_steps``, ≥ it) only pads the buffer: passing the fine-tuning
+    buffer's N + ``online_steps`` lets both runs share one compiled update chunk.
 
     Raises:
       ValueError: as :func:`finetune`, and ``learning_starts`` not a multiple of ``train_freq``
@@ -320,7 +323,9 @@ def train_from_scratch(config: IQLConfig, env_id: str, online_steps: int, *, rew
     _check_args(online_steps, train_freq, eval_every, eval_episodes, learning_starts)
     spec = env_spec(env_id)
     act_shape = () if spec["discrete"] else (spec["action_dim"],)
-    buffer = init_buffer(None, online_steps, spec["obs_dim"], act_shape)
+    if capacity is not None and int(capacity) < int(online_steps):
+        raise ValueError(f"capacity ({capacity}) must be >= online_steps ({online_steps})")
+    buffer = init_buffer(None, capacity or online_steps, spec["obs_dim"], act_shape)
     programs = _programs(config, spec, train_freq)
     carry = programs[3](jax.random.key(int(seed)))
     return _online_loop(programs, carry, buffer, env_id, online_steps, reward_fn=reward_fn or reward_transform(None),

@@ -161,6 +161,9 @@ def test_bad_state_data_or_env_raise(cartpole, cartpole_run):
         finetune(TINY, state, data, "iqlib/PointMazeMedium-v0", 200, train_freq=200, eval_every=200)
     with pytest.raises(ValueError, match="learning_starts"):
         train_from_scratch(TINY, info["env_id"], 400, learning_starts=400, train_freq=200, eval_every=200)
+    with pytest.raises(ValueError, match="capacity"):
+        train_from_scratch(TINY, info["env_id"], 400, learning_starts=200, train_freq=200, eval_every=200,
+                           capacity=300)
 
 
 @pytest.mark.notebooks
