@@ -242,6 +242,29 @@ class OfflineTrainer:
                 callback(done, carry, metrics)
         return carry, stack_metrics(history, axis=1)
 
+    def run_with_evaluation(self, keys: jax.Array, env_id: str, n_episodes: int, *, seed: int = 0,
+                            deterministic: bool = True, progress: bool = False, desc: str | None = None):
+        """:meth:`run` with the policies of all seeds evaluated after every chunk (learning curves).
+
+        Each evaluation is one :func:`iqlib.envs.evaluate` call with ``batch_shape=(n_seeds,)``
+        and the same reset seeds (``seed + i``) every time, so curves differ only by the policy.
+
+        Returns:
+          ``(carry, metrics, steps: (K,), returns: (n_seeds, K))``: ``returns`` holds the mean
+          undiscounted return over ``n_episodes`` episodes after ``steps[k]`` updates.
+        """
+        from .envs import evaluate
+
+        steps, returns = [], []
+
+        def callback(done, carry, _):
+            r = evaluate(env_id, self.act(carry, deterministic), n_episodes, seed, batch_shape=(len(keys),))
+            steps.append(done)
+            returns.append(r.mean(axis=-1))
+
+        carry, metrics = self.run(keys, callback=callback, progress=progress, desc=desc)
+        return carry, metrics, np.asarray(steps), np.stack(returns, axis=1)
+
     def act(self, carry: Any, deterministic: bool = True) -> Callable:
         """``act(obs, key)`` of the current policy (for :func:`iqlib.envs.evaluate`)."""
         fn = deterministic_act if deterministic else stochastic_act
