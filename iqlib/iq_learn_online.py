@@ -17,7 +17,10 @@ B expert rows (ρ_E) and B rows of the agent's replay (ρ_π), half and half ("o
     rows "mixture": the χ² penalty over expert AND policy rows (the paper's online regulariser,
                     a χ² divergence to the mixture, App. D); "expert": ρ_E rows only.
 
-With ``use_target`` the next-state value V^π(s') uses the Polyak-averaged target critics. Each
+With ``use_target`` the next-state value V^π(s') uses the Polyak-averaged target critics. With
+``absorbing`` (ours, off by default) a terminal row bootstraps from the value of an absorbing state
+only the policy reaches, V_abs = −1/(2λ(1 − γ)), instead of 0: with the (usually negative) learned
+values, V = 0 after a terminal makes ending an episode look good, and agents learn to fall. Each
 twin critic Q_j gets its own loss with the shared V from min(Q₁, Q₂); the two losses are
 averaged (``twin="min"``), or each twin uses its own V (``twin="independent"``). The actor and
 the temperature take SAC's steps (:func:`iqlib.sac.sac_update` with this critic loss swapped in,
@@ -42,7 +45,7 @@ from .online_imitation import load_demos, make_carry, run_online
 from .replay import sample
 from .sac import SACConfig, init_sac, sac_update
 
-__all__ = ["IQLearnOnlineConfig", "IQBatch", "iq_critic_terms", "sampled_soft_value", "iq_critic_loss",
+__all__ = ["IQLearnOnlineConfig", "IQBatch", "iq_critic_terms", "absorbing_value", "sampled_soft_value", "iq_critic_loss",
            "make_iq_update", "train_iq_learn_online"]
 
 
@@ -65,6 +68,7 @@ class IQLearnOnlineConfig:
     chi2_rows: Literal["mixture", "expert"] = "mixture"  #: rows of the χ² penalty (paper online: both).
     init_term: Literal["value", "v0"] = "value"  #: initial-state term (paper: "value"; Hopper/Walker "v0").
     twin: Literal["min", "independent"] = "min"  #: how twin critics share V (see module doc).
+    absorbing: bool = False  #: terminal rows bootstrap from `absorbing_value` instead of 0 (ours; paper: 0).
     learning_starts: int = 1000  #: env steps of uniform random actions before updates (ours; paper 0 for IL).
     train_freq: int = 100  #: env steps per block; each block is followed by as many updates (UTD 1).
     buffer_capacity: int = 1_000_000  #: replay capacity per seed, transitions (paper: 1e6).
@@ -83,6 +87,8 @@ class IQLearnOnlineConfig:
             raise ValueError(f"IQLearnOnlineConfig.tau must be in (0, 1], got {self.tau}")
         if not (np.isfinite(self.chi2_weight) and self.chi2_weight >= 0):
             raise ValueError(f"IQLearnOnlineConfig.chi2_weight must be finite and >= 0, got {self.chi2_weight}")
+        if self.absorbing and self.chi2_weight <= 0:
+            raise ValueError("IQLearnOnlineConfig: absorbing=True needs chi2_weight > 0")
         if self.init_temperature <= 0 or min(self.critic_lr, self.actor_lr, self.temperature_lr) <= 0:
             raise ValueError("IQLearnOnlineConfig: init_temperature and learning rates must be > 0")
         for name, options in (("chi2_rows", ("mixture", "expert")), ("init_term", ("value", "v0")),
@@ -147,6 +153,19 @@ def iq_critic_terms(q, v, next_v, terminal, is_expert, *, discount: float, chi2_
                   "chi2_penalty": penalty}
 
 
+def absorbing_value(chi2_weight: float, discount: float) -> float:
+    """V_abs = −1/(2λ(1 − γ)): the χ² objective's optimal value of an absorbing state only the policy reaches.
+
+    An absorbing self-loop has r = V_abs − γ V_abs; on policy-only rows the mixture objective adds
+    w (r + λ r²), minimised at r = −1/(2λ), the lowest implicit reward. Bootstrapping terminal rows
+    from V_abs (not 0) removes IQ-Learn's incentive to end episodes early when V < 0 (cf. LS-IQ,
+    Al-Hafez et al. 2023, on absorbing states). Raises ValueError unless λ > 0 and 0 ≤ γ < 1.
+    """
+    if not chi2_weight > 0 or not 0.0 <= discount < 1.0:
+        raise ValueError(f"absorbing_value needs chi2_weight > 0 and discount in [0, 1), got {chi2_weight}, {discount}")
+    return -1.0 / (2.0 * chi2_weight * (1.0 - discount))
+
+
 def sampled_soft_value(actor_def, actor_params, critic_def, critic_params, obs, key, alpha, twin: str = "min"):
     """One-sample soft value V^π(s) = Q(s, ã) − α log π(ã|s), ã ~ π(·|s) (tanh-Gaussian actor).
 
@@ -181,9 +200,14 @@ def iq_critic_loss(critic_params, state, batch: IQBatch, key, nets, sac_config, 
     v0s = (sampled_soft_value(nets.actor_def, state.actor.params, nets.critic_def, critic_params, batch.init_obs,
                               k_init, alpha, iq.twin) if iq.init_term == "v0" else (None, None))
     qs = apply(nets.critic_def, critic_params, rows.obs, rows.action)
+    terminal = rows.terminal
+    if iq.absorbing:
+        v_abs = absorbing_value(iq.chi2_weight, iq.discount)
+        nvs = tuple(jnp.where(terminal > 0, v_abs, nv) for nv in nvs)
+        terminal = jnp.zeros_like(terminal)
     losses, terms = [], []
     for q, v, nv, v0 in zip(qs, vs, nvs, v0s):
-        loss, t = iq_critic_terms(q, v, nv, rows.terminal, batch.is_expert, discount=iq.discount,
+        loss, t = iq_critic_terms(q, v, nv, terminal, batch.is_expert, discount=iq.discount,
                                   chi2_weight=iq.chi2_weight, chi2_rows=iq.chi2_rows, init_term=iq.init_term, v_init=v0)
         losses.append(loss)
         terms.append(t)

@@ -12,8 +12,9 @@ from scipy import integrate
 
 from conftest import REPO_ROOT
 from iqlib.datasets import Transitions, save_dataset
-from iqlib.iq_learn_lfo import IQLearnLfOConfig, init_lfo, lfo_loss, train_iq_learn_lfo
-from iqlib.iq_learn_online import (IQLearnOnlineConfig, iq_critic_terms, make_iq_update, sampled_soft_value,
+from iqlib.iq_learn_lfo import (IQLearnLfOConfig, init_lfo, lfo_loss, predicted_next_obs, qss_input,
+                                train_iq_learn_lfo)
+from iqlib.iq_learn_online import (IQLearnOnlineConfig, absorbing_value, iq_critic_terms, make_iq_update, sampled_soft_value,
                                    train_iq_learn_online)
 from iqlib.networks import DoubleCritic, TanhGaussianActor, init_params
 from iqlib.online_imitation import load_demos, make_carry, replay_add, replay_init
@@ -123,8 +124,30 @@ def test_iq_update_recovers_the_expert_action_on_a_bandit():
     assert float(jnp.tanh(mean).squeeze()) == pytest.approx(0.5, abs=0.15)
 
 
-def test_lfo_loss_ignores_demo_actions_but_not_replay_actions():
-    config = IQLearnLfOConfig(hidden=(16,))
+def test_absorbing_value_is_the_chi2_optimum_of_a_policy_only_self_loop():
+    lam, gamma = 0.5, 0.99
+    assert absorbing_value(lam, gamma) == pytest.approx(-100.0)
+    r = np.linspace(-3, 3, 60001)  # self-loop: r = (1 − γ) V; policy-only rows contribute r + λ r²
+    assert r[np.argmin(r + lam * r**2)] == pytest.approx((1 - gamma) * absorbing_value(lam, gamma), abs=1e-4)
+    with pytest.raises(ValueError):
+        absorbing_value(0.0, gamma)
+
+
+def test_dynamics_model_predicts_every_action_and_scales_inputs():
+    config = IQLearnLfOConfig(hidden=(8,), action_model="dynamics")
+    stats = (jnp.ones(3), 2 * jnp.ones(3), jnp.full(3, 0.5), jnp.ones(3))
+    nets, state = init_lfo(jax.random.key(0), 3, 4, config, stats)
+    zero = jax.tree_util.tree_map(jnp.zeros_like, state.train.params["dyn"])
+    obs = jnp.arange(6.0).reshape(2, 3)
+    nxt = predicted_next_obs(nets, zero, obs)  # f ≡ 0: ŝ' = s + μ_Δ for every action
+    assert nxt.shape == (2, 4, 3)
+    np.testing.assert_allclose(nxt, jnp.broadcast_to(obs[:, None] + 0.5, (2, 4, 3)))
+    np.testing.assert_allclose(qss_input(stats, obs, obs + 0.5), jnp.concatenate([(obs - 1) / 2, jnp.zeros((2, 3))], -1))
+
+
+@pytest.mark.parametrize("action_model", ["regression", "dynamics"])
+def test_lfo_loss_ignores_demo_actions_but_not_replay_actions(action_model):
+    config = IQLearnLfOConfig(hidden=(16,), action_model=action_model)
     nets, state = init_lfo(jax.random.key(0), 4, 2, config)
     k = jax.random.split(jax.random.key(1), 3)
     n = 16
