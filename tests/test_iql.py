@@ -260,4 +260,4 @@ def test_notebook_reruns_with_tiny_parameters(tmp_path):
         assert f"cartpole-mixed_{method}_score_mean" in metrics
         assert f"cartpole-mixed_{method}_score_best_mean" in metrics
     assert metrics["cartpole-mixed_iql_score_best_mean"] >= metrics["cartpole-mixed_iql_score_mean"] - 1e-9
-    assert (out / "learning_curves.png").is_file()
+    assert (out / "learning_curves_cartpole-mixed.png").is_file() and (out / "scores_cartpole-mixed.png").is_file()

@@ -1,0 +1,149 @@
+"""IQL update throughput at the paper's sizes (256×256 MLPs, batch 256), HalfCheetah shapes.
+
+Synthetic data (obs 17, action 6, 100k transitions); timings after compilation. Variants:
+
+  (a) scan        1 seed, `chunk` updates per compiled `lax.scan` (iqlib.iql, the default path)
+  (b) vmap        S seeds vmapped inside the scan (`train.run`); aggregate = S × chunk rate
+  (b') lax.map    S seeds one after another inside the same compiled chunk
+  (c) plain       the same update jitted per step, called from a Python loop with a host-sampled
+                  batch each step (the authors' pattern); the reference for (a)
+
+each with the twin critics fused (one vmapped MLP = batched matmuls, the default) and looped
+(two MLPs one after the other). Every variant runs in its own process, so peak memory
+(`ru_maxrss`) is per variant. Wall time depends on the machine's load: the table prints the
+1-minute load average before each variant and the process CPU time as well.
+
+    .venv/bin/python benchmarks/bench_iql.py [--chunk 100] [--chunks 5] [--seeds 8] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+OBS_DIM, ACTION_DIM, N_DATA = 17, 6, 100_000
+
+
+def synthetic_data(seed: int = 0):
+    import numpy as np
+
+    from iqlib.datasets import Transitions
+
+    rng = np.random.default_rng(seed)
+    term = (rng.random(N_DATA) < 0.001).astype(np.float32)
+    return Transitions(rng.normal(size=(N_DATA, OBS_DIM)).astype(np.float32),
+                       rng.uniform(-1, 1, (N_DATA, ACTION_DIM)).astype(np.float32),
+                       rng.normal(size=N_DATA).astype(np.float32),
+                       rng.normal(size=(N_DATA, OBS_DIM)).astype(np.float32), term,
+                       np.zeros(N_DATA, np.float32), np.concatenate([[1.0], term[:-1]]).astype(np.float32))
+
+
+def run_variant(name: str, fused: bool, chunk: int, chunks: int, seeds: int) -> dict:
+    """Time one variant in this process; returns updates/s (per seed and aggregate)."""
+    import jax
+    import numpy as np
+
+    from iqlib.iql import IQLConfig, make_train
+
+    cfg = IQLConfig(fused_twin=fused)
+    train = make_train(cfg, synthetic_data(), chunk * chunks, chunk_size=chunk)
+    data = train.data
+    key = jax.random.key(0)
+    n_seeds = 1
+    if name == "scan":
+        carry = train._init(key)
+        step = lambda c: train._chunk(c, data)
+    elif name == "vmap":
+        n_seeds = seeds
+        carry = jax.jit(jax.vmap(train.init))(jax.random.split(key, seeds))
+        step = lambda c: train._chunk_seeds(c, data)
+    elif name == "lax.map":
+        n_seeds = seeds
+        carry = jax.jit(jax.vmap(train.init))(jax.random.split(key, seeds))
+
+        def body(c, d):
+            return jax.lax.scan(lambda x, _: jax.lax.map(lambda xi: train.update(xi, d), x), c, None, length=chunk)
+        fn = jax.jit(body, donate_argnums=0)
+        step = lambda c: fn(c, data)
+    elif name == "plain":
+        host = jax.tree_util.tree_map(np.asarray, data)
+        rng = np.random.default_rng(0)
+        # the same update, fed a batch-sized "dataset" of host-sampled rows each step (it then
+        # resamples B of those B rows: the same gather cost as the other variants)
+        upd = jax.jit(train.update, donate_argnums=0)
+        carry = train._init(key)
+
+        def step(c):
+            for _ in range(chunk):
+                idx = rng.integers(0, N_DATA, cfg.batch_size)
+                c, m = upd(c, jax.tree_util.tree_map(lambda x: x[idx], host))
+            return c, m
+    else:
+        raise ValueError(name)
+    t0 = time.perf_counter()
+    carry, m = step(carry)  # compile + first chunk
+    jax.block_until_ready(carry)
+    compile_s = time.perf_counter() - t0
+    load = os.getloadavg()[0]
+    c0, t0 = time.process_time(), time.perf_counter()
+    for _ in range(chunks):
+        carry, m = step(carry)
+    jax.block_until_ready(carry)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    updates = chunk * chunks
+    return {"variant": name, "twins": "fused" if fused else "looped", "seeds": n_seeds,
+            "updates_per_s_per_seed": updates / wall, "aggregate_updates_per_s": n_seeds * updates / wall,
+            "cpu_s_per_1k_updates": 1000.0 * cpu / (n_seeds * updates), "compile_s": compile_s,
+            "load_1min": load, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--chunk", type=int, default=100, help="updates per compiled chunk")
+    p.add_argument("--chunks", type=int, default=5, help="timed chunks per variant (after one warm-up)")
+    p.add_argument("--seeds", type=int, default=8, help="seeds of the vmap / lax.map variants")
+    p.add_argument("--variants", default="scan,vmap,plain,lax.map", help="comma-separated subset")
+    p.add_argument("--twins", default="fused,looped", help="fused, looped or both")
+    p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test of the script)")
+    p.add_argument("--_one", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args._one:
+        name, twins = args._one.split(":")
+        print(json.dumps(run_variant(name, twins == "fused", args.chunk, args.chunks, args.seeds)))
+        return
+    if args.quick:
+        args.chunk, args.chunks, args.seeds = 10, 2, 2
+    import jax
+
+    print(f"jax {jax.__version__} on {jax.default_backend()}, {os.cpu_count()} CPUs; IQL 256x256 MLPs, batch 256, "
+          f"obs {OBS_DIM}, action {ACTION_DIM}; {args.chunks} timed chunks of {args.chunk} updates; "
+          f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+    rows = []
+    for twins in args.twins.split(","):
+        for name in args.variants.split(","):
+            cmd = [sys.executable, __file__, "--_one", f"{name}:{twins}", "--chunk", str(args.chunk),
+                   "--chunks", str(args.chunks), "--seeds", str(args.seeds)]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    print(f"{'variant':9s} {'twins':7s} {'seeds':>5s} {'upd/s/seed':>11s} {'aggregate':>10s} {'CPU s/1k':>9s} "
+          f"{'compile s':>9s} {'load':>5s} {'peak MB':>8s}")
+    for r in rows:
+        print(f"{r['variant']:9s} {r['twins']:7s} {r['seeds']:5d} {r['updates_per_s_per_seed']:11.1f} "
+              f"{r['aggregate_updates_per_s']:10.1f} {r['cpu_s_per_1k_updates']:9.2f} {r['compile_s']:9.1f} "
+              f"{r['load_1min']:5.1f} {r['peak_rss_mb']:8.0f}")
+    by = {(r["variant"], r["twins"]): r["aggregate_updates_per_s"] for r in rows}
+    for twins in args.twins.split(","):
+        if ("scan", twins) in by and ("plain", twins) in by:
+            print(f"[{twins}] (a) scan / (c) plain = {by['scan', twins] / by['plain', twins]:.2f}x")
+        for v in ("vmap", "lax.map"):
+            if ("scan", twins) in by and (v, twins) in by:
+                print(f"[{twins}] (b) {v} aggregate / (a) scan = {by[v, twins] / by['scan', twins]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

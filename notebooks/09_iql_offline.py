@@ -1,0 +1,257 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+# ---
+
+# %% [markdown]
+# # 09 · Neural IQL on D4RL-style offline datasets, against BC and 10 %BC
+#
+# Notebook 08 ran IQL on a table, where every step is exact. Here the same three regressions
+# are fitted by neural networks on our D4RL-style datasets (`data/offline/`, written by
+# `make data-*`), for continuous control (Gaussian actor) and discrete control (categorical
+# actor). Implicit Q-Learning (Kostrikov, Nair, Levine, ICLR 2022) learns, from dataset tuples
+# $(s, a, r, s', d)$ only,
+#
+# * **V by expectile regression** (Eq. 5) toward the *minimum of the two target critics*:
+#   $L_V(\psi) = \mathbb{E}\big[L_2^\tau(\min_i Q_{\hat\phi_i}(s,a) - V_\psi(s))\big]$ with
+#   $L_2^\tau(u) = |\tau - \mathbb{1}(u<0)|\,u^2$ — an upper expectile of $Q$ over the *data's* actions,
+#   a soft in-distribution maximum (notebook 07);
+# * **Q by a TD regression** (Eq. 6): $L_Q(\phi) = \mathbb{E}\big[\sum_i (r + \gamma(1-d)V_\psi(s') - Q_{\phi_i}(s,a))^2\big]$,
+#   where $d$ is the *terminal* flag (a timeout still bootstraps);
+# * **the policy by advantage-weighted regression** (Eq. 7):
+#   $L_\pi(\theta) = -\mathbb{E}\big[\min(e^{\beta(\min_i Q_{\hat\phi_i}(s,a) - V_\psi(s))}, 100)\,\log\pi_\theta(a|s)\big]$.
+#
+# No term ever evaluates $Q$ at an action the dataset does not contain. Each update does
+# V → π → Q → Polyak target ($\rho = 0.005$) inside one compiled `lax.scan` chunk, the
+# authors' order (`iqlib/iql.py` explains how CORL's order differs), and every seed runs in
+# parallel (`jax.vmap` over a leading seed axis); all seeds are evaluated together between
+# chunks.
+#
+# **Baselines.** BC maximises $\mathbb{E}\log\pi_\theta(a|s)$ over all the data (Eq. 7 with
+# $\beta = 0$); **10 %BC** (Chen et al. 2021) does the same on the 10 % of episodes with the
+# highest returns. **Score**: D4RL's normalised return
+# $100\,(R - R_\text{random})/(R_\text{expert} - R_\text{random})$ with the reference returns the
+# data scripts measured (each file's provenance). **Reward conventions** at load time
+# (`iqlib.offline_data`): locomotion and discrete rewards × 1000/(max − min episode return),
+# maze rewards − 1.
+
+# %% tags=["parameters"]
+output_dir = "outputs/09_iql_offline"
+seed = 0
+datasets = ["cartpole-mixed"]
+n_seeds = 5
+train_steps = 3000
+eval_every = 1000
+eval_episodes = 5
+hidden = 64
+batch_size = 256
+top_fraction = 0.1
+
+# %% [markdown]
+# **Parameters.** `datasets`: names from `iqlib.offline_data.dataset_names()`; `n_seeds`
+# independent trainings per method (vmapped); `train_steps` updates per method, evaluated every
+# `eval_every` updates on `eval_episodes` episodes per seed (the same reset seeds every time);
+# `hidden` is the width of the two hidden layers of every network (paper: 256; the default 64
+# is 10× cheaper per update and enough for CartPole) and
+# `batch_size` the minibatch (paper: 256). τ and β come from the dataset's domain
+# (`IQLConfig.for_domain`: locomotion τ 0.7, β 3; maze τ 0.9, β 10 — the paper's AntMaze
+# values; discrete τ 0.7, β 3, our choice). `top_fraction` is the share of episodes 10 %BC keeps.
+#
+# The defaults (CartPole only, 3,000 updates, 64-unit layers) fit the 90-second budget of
+# `make run` on two CPU cores. **The full run** — every dataset, 5 seeds, the paper's 256-unit
+# layers, 100k updates (the paper trains 10⁶) — is a papermill rerun of several hours on two
+# cores (IQL runs ≈ 200–250 updates/s per seed-equivalent there, `benchmarks/bench_iql.py`):
+#
+# ```bash
+# .venv/bin/python -m iqlib.runner --notebooks 09 --output-dir outputs_full \
+#     -p datasets '["hopper-medium-replay", "hopper-medium-expert", "halfcheetah-medium-replay", "pointmaze-medium-stitch", "cartpole-mixed", "lunarlander-mixed"]' \
+#     -p train_steps 100000 -p eval_every 10000 -p eval_episodes 10 -p hidden 256
+# ```
+
+# %%
+# %load_ext autoreload
+# %autoreload 2
+import time
+
+import jax
+import numpy as np
+
+from iqlib.offline_data import dataset_names
+from iqlib.params import Float, Int, ListOf, OutputDir, Choice, check_parameters
+
+P = check_parameters(globals(), {
+    "output_dir": OutputDir(),
+    "seed": Int(0),
+    "datasets": ListOf(Choice(dataset_names()), min_len=1),
+    "n_seeds": Int(1, 64),
+    "train_steps": Int(1, 10_000_000),
+    "eval_every": Int(1, 10_000_000),
+    "eval_episodes": Int(1, 1000),
+    "hidden": Int(1, 4096),
+    "batch_size": Int(1, 1_000_000),
+    "top_fraction": Float(0.0, 1.0, lo_open=True),
+})
+if P.train_steps % P.eval_every:
+    raise ValueError(f"train_steps ({P.train_steps}) must be a multiple of eval_every ({P.eval_every})")
+T_START = time.perf_counter()
+P
+
+# %%
+from iqlib import bc
+from iqlib.datasets import episode_returns, normalized_score, top_fraction_episodes
+from iqlib.io import save_figure, save_metrics
+from iqlib.iql import IQLConfig, make_train
+from iqlib.offline_data import load_offline
+from iqlib.plotting import bar_table, curves_with_bands
+
+out = P.output_dir
+HIDDEN = (P.hidden, P.hidden)
+EVAL_SEED = 2_000_000 + 1000 * P.seed  # reset seeds seed + i, disjoint from the data scripts'
+
+# %% [markdown]
+# ## The datasets
+#
+# Raw returns are the environment's; the learners see the converted rewards. The 10 %BC subset
+# keeps the best episodes by (raw) return.
+
+# %%
+data = {}
+for name in P.datasets:
+    t, info = load_offline(name)
+    raw_ret = episode_returns(load_offline(name, raw=True)[0])
+    top = top_fraction_episodes(t, P.top_fraction)
+    data[name] = (t, info, top)
+    print(f"{name:26s} {info['env_id']:26s} {info['domain']:10s} {info['n_transitions']:7d} transitions "
+          f"{info['n_episodes']:5d} episodes; raw return mean {raw_ret.mean():8.1f} (max {raw_ret.max():7.1f}); "
+          f"ref random {info['ref_random_return']:.1f}, expert {info['ref_expert_return']:.1f}; "
+          f"data score {normalized_score(raw_ret.mean(), info['ref_random_return'], info['ref_expert_return']):.1f}; "
+          f"10%BC keeps {len(top.reward)} transitions")
+
+# %% [markdown]
+# ## Training: IQL, BC and 10 %BC, all seeds at once
+#
+# `make_train(config, data, num_steps, chunk_size=eval_every)` builds a pure `train(key)`;
+# `run_with_evaluation(keys, env_id, n_episodes)` runs the seeds vmapped in compiled chunks
+# and evaluates all of them in lockstep between chunks (`iqlib.envs.evaluate` with
+# `batch_shape=(n_seeds,)`). Policies act at their mode (Gaussian mean / argmax).
+
+# %%
+keys = jax.random.split(jax.random.key(P.seed), P.n_seeds)
+results, timings, iql_metrics = {}, {}, {}
+for name, (t, info, top) in data.items():
+    cfg = IQLConfig.for_domain(info["domain"], hidden=HIDDEN, batch_size=P.batch_size)
+    bc_cfg = bc.BCConfig(hidden=HIDDEN, batch_size=P.batch_size)
+    trainers = {"iql": make_train(cfg, t, P.train_steps, chunk_size=P.eval_every),
+                "bc": bc.make_train(bc_cfg, t, P.train_steps, chunk_size=P.eval_every),
+                "pctbc": bc.make_train(bc_cfg, top, P.train_steps, chunk_size=P.eval_every)}
+    for method, trainer in trainers.items():
+        t0 = time.perf_counter()
+        _, metrics, steps, returns = trainer.run_with_evaluation(
+            keys, info["env_id"], P.eval_episodes, seed=EVAL_SEED, progress=True, desc=f"{name} {method}")
+        timings[name, method] = time.perf_counter() - t0
+        results[name, method] = normalized_score(returns, info["ref_random_return"], info["ref_expert_return"])
+        if method == "iql":
+            iql_metrics[name] = metrics
+    print(f"{name}: " + ", ".join(f"{m} {timings[name, m]:.1f} s" for m in trainers)
+          + f"  (τ {cfg.expectile}, β {cfg.temperature})")
+
+# %% [markdown]
+# ## Scores
+#
+# **last**: the normalised score after the final update (mean ± std over seeds) — the number
+# to compare. **best**: the best evaluation along the run per seed, averaged: optimistic,
+# because it selects on the evaluation episodes themselves (reported for comparison with papers
+# that do so, not as a result).
+
+# %%
+METHODS = {"iql": "IQL", "bc": "BC", "pctbc": f"{round(100 * P.top_fraction)} %BC"}
+summary = {}
+print(f"{'dataset':26s} " + "  ".join(f"{v:>22s}" for v in METHODS.values()))
+for name in data:
+    row = []
+    for m in METHODS:
+        s = results[name, m]
+        last, best = s[:, -1], s.max(axis=1)
+        summary.update({f"{name}_{m}_score_mean": float(last.mean()), f"{name}_{m}_score_std": float(last.std()),
+                        f"{name}_{m}_score_best_mean": float(best.mean()), f"{name}_{m}_wall_s": timings[name, m]})
+        row.append(f"{last.mean():6.1f} ± {last.std():5.1f} (best {best.mean():5.1f})")
+    print(f"{name:26s} " + "  ".join(f"{r:>22s}" for r in row))
+
+for name in data:
+    fig = bar_table({f"{METHODS[m]}": summary[f"{name}_{m}_score_mean"] for m in METHODS},
+                    {f"{METHODS[m]}": summary[f"{name}_{m}_score_std"] for m in METHODS},
+                    ylabel="normalised score (last)", title=f"{name}, {P.n_seeds} seeds, {P.train_steps} updates")
+    save_figure(fig, out / f"scores_{name}.png")
+
+# %% [markdown]
+# ## Learning curves (mean ± 1 std over seeds)
+
+# %%
+for name in data:
+    steps = np.arange(P.eval_every, P.train_steps + 1, P.eval_every)
+    fig = curves_with_bands(steps, {METHODS[m]: results[name, m] for m in METHODS}, "updates",
+                            "normalised score", title=name)
+    save_figure(fig, out / f"learning_curves_{name}.png")
+
+# %% [markdown]
+# ## What IQL's critics did
+#
+# Batch means per update (first seed's curve, averaged over windows): V tracks an upper expectile
+# of min Q̂, so the mean advantage Q̂ − V is negative (τ > 0.5); the share of AWR weights at the
+# clip (100) shows how peaked the extracted policy's weighting is.
+
+# %%
+for name, m in iql_metrics.items():
+    w = max(1, P.train_steps // 10)
+    def window(x):
+        return np.asarray(x)[:, : (P.train_steps // w) * w].reshape(x.shape[0], -1, w).mean(-1).mean(0)
+    print(name)
+    for k in ("value_loss", "critic_loss", "v", "q", "advantage", "awr_weight", "clipped_fraction"):
+        print(f"  {k:17s} " + " ".join(f"{v:9.3f}" for v in window(m[k])))
+    summary[f"{name}_iql_final_clipped_fraction"] = float(np.mean(m["clipped_fraction"][:, -max(1, w):]))
+    summary[f"{name}_iql_final_critic_loss"] = float(np.mean(m["critic_loss"][:, -max(1, w):]))
+
+# %% [markdown]
+# ## Checks against the targets
+#
+# The targets for the full run are: IQL ≥ BC on every medium-replay and maze dataset, and a
+# normalised score ≥ 80 on hopper-medium-expert (the paper reports 91.5 on D4RL's
+# hopper-medium-expert-v2 after 10⁶ updates). The cell checks whatever datasets this run used;
+# the default run (CartPole only) checks only IQL ≥ BC there; the locomotion and maze targets
+# need the full rerun. A target that is missed is reported as missed.
+
+# %%
+checks = {}
+for name in data:
+    if name.endswith("medium-replay") or name.startswith("pointmaze"):
+        checks[f"{name}_iql_ge_bc"] = summary[f"{name}_iql_score_mean"] >= summary[f"{name}_bc_score_mean"]
+    if name.endswith("hopper-medium-expert"):
+        checks[f"{name}_iql_ge_80"] = summary[f"{name}_iql_score_mean"] >= 80.0
+    checks[f"{name}_iql_ge_bc_any"] = summary[f"{name}_iql_score_mean"] >= summary[f"{name}_bc_score_mean"]
+for k, v in checks.items():
+    print(f"{k:45s} {'yes' if v else 'NO'}")
+
+# %% [markdown]
+# **Reading the results.** On `cartpole-mixed` (a quarter each of random, intermediate and
+# ε-greedy expert episodes; the data's mean return is far below the expert's) BC imitates the
+# average behaviour and 10 %BC the best episodes, while IQL re-weights every transition by its
+# advantage under the learned Q, so it can use the good *actions* inside poor episodes as well.
+# At the default parameters we measured (5 seeds, 3,000 updates, 64-unit layers) last scores of
+# IQL 83.8 ± 0.5, BC 41.3 ± 16.1 and 10 %BC 57.2 ± 3.8: IQL doubles BC and beats the filtered
+# imitation, with a seed spread 30× smaller than BC's. That is one short run on one discrete
+# dataset; the continuous datasets and longer runs are in the README's table from the full
+# rerun. Where IQL does not beat BC — e.g. on data that is mostly expert, where BC is already near
+# the ceiling — the table says so.
+
+# %%
+runtime = time.perf_counter() - T_START
+save_metrics(out, {**P.as_metrics(), **summary, **{k: bool(v) for k, v in checks.items()},
+                   "runtime_s": runtime})
+print(f"runtime {runtime:.1f} s; wrote {out / 'metrics.json'}")
