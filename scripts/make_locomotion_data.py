@@ -7,8 +7,9 @@ For each environment (``--envs``):
    actor every ``eval_every`` steps and, at the end, the replay buffer, all under
    ``build/locomotion/<EnvId>/seed<seed>/``.
 2. **data** (skipped with ``--train-only``): pick the expert (the best snapshot after a
-   10-episode re-evaluation of the top three) and the "medium" policy (the first snapshot
-   whose evaluation return reaches 1/3 of the expert's), then write
+   20-episode re-evaluation of the top three) and the "medium" policy (of the first snapshot
+   whose evaluation return reaches 1/3 of the expert's and the one before it, the closer
+   to 1/3), then write
    ``data/experts/<EnvId>.npz``, ``data/demos/<EnvId>.npz`` (25 deterministic expert episodes,
    reset seeds ``seed + 1000 + i``) and, for Hopper / HalfCheetah, ``data/offline/<env>-{random,
    medium, medium-replay, expert}.npz`` (D4RL conventions: raw rewards, stochastic actions,
@@ -47,6 +48,7 @@ CONFIGS = {  # learning_starts: 5k for MuJoCo; 2k for Pendulum (a 20k-step budge
     "Hopper-v5": SACConfig(learning_starts=5000, eval_every=5000, eval_episodes=5),
     "HalfCheetah-v5": SACConfig(learning_starts=5000, eval_every=5000, eval_episodes=5),
 }
+DATASET_SIZE = {"Hopper-v5": 100_000, "HalfCheetah-v5": 80_000}  # float32: ~96 / ~165 bytes per transition
 OFFLINE_NAMES = {"Hopper-v5": "hopper", "HalfCheetah-v5": "halfcheetah"}
 D4RL_NOTE = ("reference returns are this project's own (uniform random policy; our SAC expert, deterministic), "
              "not D4RL's (D4RL Hopper: random -20.27, expert 3234.3; HalfCheetah: -280.18 / 12135.0)")
@@ -135,6 +137,17 @@ def random_act(env_id: str, seed: int):
     return lambda obs, key: rng.uniform(-1.0, 1.0, obs.shape[:-1] + (dim,)).astype(np.float32)
 
 
+def pick_medium(snaps: list[dict], target: float) -> dict:
+    """The snapshot closest to ``target`` of two: the first whose evaluation reaches it and
+    the one before (learning curves jump; this keeps "medium" near the target)."""
+    i = next((i for i, s in enumerate(snaps) if s["eval_mean"] >= target), None)
+    if i is None:
+        raise RuntimeError(f"no snapshot reaches the medium target return {target:.1f}")
+    if i > 0 and abs(snaps[i - 1]["eval_mean"] - target) < abs(snaps[i]["eval_mean"] - target):
+        return snaps[i - 1]
+    return snaps[i]
+
+
 def make_data(env_id: str, seed: int, dataset_size: int, command: str) -> dict:
     """Phase 2: pick expert and medium snapshots, write experts, demos and offline datasets."""
     src = work_dir(env_id, seed)
@@ -179,14 +192,13 @@ def make_data(env_id: str, seed: int, dataset_size: int, command: str) -> dict:
     if env_id in OFFLINE_NAMES:
         name = OFFLINE_NAMES[env_id]
         target = ref_expert / 3.0
-        med = next((s for s in snaps if s["eval_mean"] >= target), None)
-        if med is None:
-            raise RuntimeError(f"{env_id}: no snapshot reaches 1/3 of the expert return {ref_expert:.1f}")
+        med = pick_medium(snaps, target)
         med_def, med_params = load_actor(src / f"snap_{med['step']:07d}.npz")
         med_rets = evaluate(env_id, deterministic_act(med_def, med_params), 20, seed=seed + 50_000)
-        med_desc = (f"SAC 'medium' snapshot after {med['step']} env steps: the first 5-episode evaluation "
-                    f"({med['eval_mean']:.1f}) reaching 1/3 of the expert's return; 20-episode deterministic "
-                    f"return {med_rets.mean():.1f} ± {med_rets.std():.1f}")
+        med_desc = (f"SAC 'medium' snapshot after {med['step']} env steps (5-episode evaluation {med['eval_mean']:.1f}; "
+                    f"the evaluation closest to 1/3 of the expert's return, {target:.1f}, of the last one below and "
+                    f"the first one reaching it); 20-episode deterministic return "
+                    f"{med_rets.mean():.1f} ± {med_rets.std():.1f}")
         summary.update(medium_step=med["step"], medium_eval5=med["eval_mean"], medium_return_mean=float(med_rets.mean()),
                        medium_return_std=float(med_rets.std()))
         common = {**base, **refs, "medium_expert_note": f"{name}-medium-expert is not stored: concatenate "
@@ -210,11 +222,12 @@ def make_data(env_id: str, seed: int, dataset_size: int, command: str) -> dict:
             path = ROOT / "data" / "offline" / f"{name}-{kind}.npz"
             save_dataset(path, data, {**common, "policy": desc, "dataset": f"{name}-{kind}"})
             prov = read_json(path.with_name(f"{path.stem}.provenance.json"))
-            summary[f"{kind}_n"] = prov["n_transitions"]
-            summary[f"{kind}_return_mean"] = prov["return_mean"]
-            summary[f"{kind}_mb"] = path.stat().st_size / 2**20
+            summary.update({f"dataset_{kind}_n": prov["n_transitions"], f"dataset_{kind}_episodes": prov["n_episodes"],
+                            f"dataset_{kind}_return_mean": prov["return_mean"],
+                            f"dataset_{kind}_return_std": prov["return_std"],
+                            f"dataset_{kind}_mb": path.stat().st_size / 2**20})
             print(f"[{env_id}] {name}-{kind}: {prov['n_transitions']} transitions, {prov['n_episodes']} episodes, "
-                  f"return {prov['return_mean']:.1f}, {summary[f'{kind}_mb']:.1f} MB ({time.time() - t0:.0f}s)",
+                  f"return {prov['return_mean']:.1f}, {summary[f'dataset_{kind}_mb']:.1f} MB ({time.time() - t0:.0f}s)",
                   flush=True)
     write_json_atomic(src / "summary.json", summary)
     print(json.dumps(summary, indent=1, default=str), flush=True)
@@ -249,7 +262,8 @@ def main(argv=None) -> None:
     p.add_argument("--wall-minutes", type=float, default=None, help="stop training an env after this long")
     p.add_argument("--skip-train", action="store_true", help="reuse build/locomotion/<env>/seed<seed>/")
     p.add_argument("--train-only", action="store_true", help="train and keep snapshots; write no data")
-    p.add_argument("--dataset-size", type=int, default=100_000, help="max transitions per offline dataset")
+    p.add_argument("--dataset-size", type=int, default=None,
+                   help=f"max transitions per offline dataset (default per env: {DATASET_SIZE}; keeps files ≤ 15 MB)")
     args = p.parse_args(argv)
     if args.skip_train and args.train_only:
         p.error("--skip-train and --train-only exclude each other")
@@ -258,7 +272,7 @@ def main(argv=None) -> None:
         if not args.skip_train:
             train(env_id, args.seed, args.steps or DEFAULT_STEPS[env_id], args.wall_minutes)
         if not args.train_only:
-            make_data(env_id, args.seed, args.dataset_size, command)
+            make_data(env_id, args.seed, args.dataset_size or DATASET_SIZE.get(env_id, 100_000), command)
 
 
 if __name__ == "__main__":
