@@ -60,11 +60,12 @@ import optax
 from .bc import OfflineTrainer, sample_batch
 from .datasets import Transitions
 from .networks import QNetwork, apply, init_params
-from .training import TrainState, apply_gradients, create_train_state
+from .training import TrainState, apply_gradients, create_train_state, make_chunk
 
-__all__ = ["LOSSES", "IQLearnNeuralConfig", "IQData", "IQState", "soft_value", "implicit_reward",
-           "initial_observations", "iq_loss_terms", "iq_loss", "make_train", "greedy_act", "stochastic_act",
-           "recovered_reward"]
+__all__ = ["LOSSES", "IQLearnNeuralConfig", "IQData", "IQState", "IQTrainer", "soft_value", "implicit_reward",
+           "initial_observations", "iq_loss_terms", "iq_loss", "obs_statistics", "standardize",
+           "fold_obs_normalization", "make_train", "greedy_act", "stochastic_act", "recovered_reward",
+           "wall_time_to_return"]
 
 LOSSES = ("value", "value_expert", "v0")
 
@@ -80,10 +81,11 @@ class IQLearnNeuralConfig:
     chi2_weight: float = 0.5  #: λ = 1/(4 α_χ²) in reward⁻¹ units (paper offline α_χ² = 0.5 ⇒ λ = 0.5).
     chi2_rows: Literal["expert", "all"] = "expert"  #: where the χ² penalty is taken (module doc).
     grad_penalty: float = 0.0  #: w_gp ≥ 0 of E‖∇_s Q(s, a)‖² (paper: off for discrete control).
-    hidden: tuple = (256, 256)  #: hidden sizes of the Q-network MLP (ours; the paper's are smaller).
+    hidden: tuple = (256, 256)  #: hidden sizes of the Q-network MLP (ours; the same as the BC baseline).
     learning_rate: float = 3e-4  #: Adam step size (paper: 1e-4 with batch 32; ours: fewer, larger steps).
     batch_size: int = 256  #: expert rows per update, and as many "policy" rows (paper: 32).
     max_grad_norm: float = 0.0  #: global gradient-norm clip (0 disables; paper: none).
+    normalize_obs: bool = True  #: standardise obs by the demos' mean/std, folded into layer 1 after training (ours).
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -189,6 +191,38 @@ def iq_loss(graphdef, params, expert, policy, init_obs, config: IQLearnNeuralCon
     return terms["loss"], terms
 
 
+def obs_statistics(demos: Transitions, eps: float = 1e-3):
+    """Per-dimension mean and std (+ eps, so a constant coordinate does not divide by 0) of
+    ``demos.obs``: two (O,) float32 arrays."""
+    obs = np.asarray(demos.obs, np.float64)
+    return obs.mean(0).astype(np.float32), (obs.std(0) + eps).astype(np.float32)
+
+
+def standardize(demos: Transitions, mean, std) -> Transitions:
+    """``demos`` with obs and next_obs mapped to (x − mean)/std."""
+    return demos._replace(obs=((np.asarray(demos.obs) - mean) / std).astype(np.float32),
+                          next_obs=((np.asarray(demos.next_obs) - mean) / std).astype(np.float32))
+
+
+def fold_obs_normalization(params, mean, std):
+    """Params of an `iqlib.networks.MLP`-based module trained on (s − mean)/std, rewritten to
+    take raw s: first layer kernel K: (O, H) → K/std, bias b → b − (mean/std) @ K (exact).
+    Works for `QNetwork` and `CategoricalPolicy` params, with or without a leading seed axis."""
+    mean, std = jnp.asarray(mean), jnp.asarray(std)
+    first = params["net"]["hidden"][0]
+    kernel, bias = first["kernel"][...], first["bias"][...]
+
+    def fold(path, x):
+        name = jax.tree_util.keystr(path)
+        if name.startswith("['net']['hidden'][0]['kernel']"):
+            return kernel / std[:, None]
+        if name.startswith("['net']['hidden'][0]['bias']"):
+            return bias - jnp.einsum("o,...oh->...h", mean / std, kernel)
+        return x
+
+    return jax.tree_util.tree_map_with_path(fold, params)
+
+
 def _check_demos(demos: Transitions, n_actions: int | None, config: IQLearnNeuralConfig) -> int:
     if not isinstance(demos, Transitions):
         raise ValueError(f"demos must be iqlib.datasets.Transitions, got {type(demos).__name__}")
@@ -220,8 +254,28 @@ class IQState(NamedTuple):
     key: jax.Array
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class IQTrainer(OfflineTrainer):
+    """`iqlib.bc.OfflineTrainer` whose multi-seed chunks (``run``) can loop over the seeds with
+    ``lax.map`` (``seed_mode="map"``) instead of ``vmap``: on CPU the vmapped update's batched
+    matmuls (S, B, H) × (S, H, H) ran slower than S unbatched ones (`benchmarks/bench_iq_learn.py`).
+    Same numbers either way; ``train(key)`` stays pure and ``jax.vmap``-able."""
+
+    seed_mode: str = "map"
+
+    def _compile_chunk(self, vmap_seeds: bool, donate: bool = True):
+        if not (vmap_seeds and self.seed_mode == "map"):
+            return super()._compile_chunk(vmap_seeds, donate)
+
+        def chunk(carry, data):
+            carry, metrics = make_chunk(lambda c: jax.lax.map(lambda ci: self.update(ci, data), c), self.chunk_size)(carry)
+            return carry, jax.tree_util.tree_map(lambda m: jnp.swapaxes(m, 0, 1), metrics)  # (seeds, steps)
+
+        return jax.jit(chunk, donate_argnums=0 if donate else ())
+
+
 def make_train(config: IQLearnNeuralConfig, demos: Transitions, num_steps: int, chunk_size: int = 500, *,
-               n_actions: int | None = None) -> OfflineTrainer:
+               n_actions: int | None = None, seed_mode: str = "map") -> IQTrainer:
     """Offline IQ-Learn on ``demos`` only: an `iqlib.bc.OfflineTrainer` (the project's driver).
 
     Args:
@@ -230,20 +284,30 @@ def make_train(config: IQLearnNeuralConfig, demos: Transitions, num_steps: int, 
       num_steps: gradient updates; a positive multiple of ``chunk_size``.
       chunk_size: updates per compiled ``lax.scan`` chunk.
       n_actions: the environment's action count (default: max demonstrated action + 1).
+      seed_mode: how ``train.run`` puts seeds in one compiled chunk: "map" (``lax.map``) or
+        "vmap" (see `IQTrainer`).
 
     Returns:
-      ``train``: ``train(key) -> (IQState, metrics)`` is pure in ``key`` (``jax.vmap(train)(keys)``
+      ``train`` (`IQTrainer`): ``train(key) -> (IQState, metrics)`` is pure in ``key`` (``jax.vmap(train)(keys)``
       trains seeds in parallel); ``train.run(keys, callback=...)`` trains ``len(keys)`` seeds in
       vmapped compiled chunks and calls back between chunks. Metrics: the keys of
       `iq_loss_terms`, ``(num_steps,)`` per seed. ``train.policy_graphdef`` is the Q-network's
-      graphdef, ``train.policy_params(carry)`` its params. No environment is touched.
+      graphdef and ``train.policy_params(carry)`` its params *on raw obs* (with
+      ``normalize_obs`` the network trains on standardised obs, and the standardisation is
+      folded into its first layer here; ``carry.critic.params`` act on standardised obs).
+      No environment is touched.
 
     Raises:
       ValueError: on empty or non-discrete demos, actions ≥ n_actions, no episode start
         (loss "v0"), or a num_steps that is not a positive multiple of chunk_size.
     """
     n_actions = _check_demos(demos, n_actions, config)
+    if seed_mode not in ("map", "vmap"):
+        raise ValueError(f"seed_mode must be 'map' or 'vmap', got {seed_mode!r}")
     obs_dim = int(np.asarray(demos.obs).shape[1])
+    mean, std = obs_statistics(demos) if config.normalize_obs else (np.zeros(obs_dim, np.float32),
+                                                                     np.ones(obs_dim, np.float32))
+    demos = standardize(demos, mean, std)
     init_obs = initial_observations(demos) if config.loss == "v0" else np.zeros((1, obs_dim), np.float32)
     data = IQData(Transitions(*(jnp.asarray(x) for x in demos))._replace(action=jnp.asarray(demos.action, jnp.int32)),
                   jnp.asarray(init_obs, jnp.float32))
@@ -268,8 +332,11 @@ def make_train(config: IQLearnNeuralConfig, demos: Transitions, num_steps: int, 
             graphdef, carry.critic.params, expert, policy, data.init_obs, config)
         return IQState(apply_gradients(carry.critic, grads, tx), key), terms
 
-    return OfflineTrainer(init, update, data, int(num_steps), int(chunk_size), graphdef,
-                          lambda carry: carry.critic.params)
+    def policy_params(carry):  # params that act on raw obs
+        params = carry.critic.params
+        return fold_obs_normalization(params, mean, std) if config.normalize_obs else params
+
+    return IQTrainer(init, update, data, int(num_steps), int(chunk_size), graphdef, policy_params, seed_mode)
 
 
 def _act(graphdef, fn):
@@ -331,7 +398,6 @@ def wall_time_to_return(train: OfflineTrainer, key, env_id: str, target_return: 
     import time
 
     from .envs import evaluate
-    from .training import make_chunk
 
     start = time.perf_counter()
     chunk = jax.jit(lambda c, d: make_chunk(lambda x: train.update(x, d), train.chunk_size)(c))

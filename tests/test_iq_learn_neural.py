@@ -14,8 +14,8 @@ from flax import nnx
 
 import iqlib.envs
 from iqlib.datasets import Transitions, save_dataset
-from iqlib.iq_learn_neural import (IQLearnNeuralConfig, greedy_act, initial_observations, iq_loss_terms,
-                                   make_train, recovered_reward, soft_value, stochastic_act)
+from iqlib.iq_learn_neural import (IQLearnNeuralConfig, fold_obs_normalization, greedy_act, initial_observations,
+                                   iq_loss_terms, make_train, recovered_reward, soft_value, stochastic_act)
 from iqlib.networks import QNetwork, apply, init_params
 from iqlib.runner import REPO_ROOT, execute_notebook
 
@@ -144,6 +144,20 @@ def test_gradient_penalty_zero_for_constant_network_positive_otherwise():
     np.testing.assert_allclose(t_lin["grad_penalty"], np.mean(np.sum(W[:, e.action] ** 2, axis=0)), rtol=1e-6)
 
 
+def test_fold_obs_normalization_is_exact():
+    mean, std = np.array([1.0, -2.0, 0.5], np.float32), np.array([0.1, 3.0, 1.0], np.float32)
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    for key in (jax.random.key(0), jax.random.split(jax.random.key(0), 2)):
+        graphdef, params = init_params(lambda rngs: QNetwork(3, 2, (8, 8), rngs=rngs), key)
+        folded = fold_obs_normalization(params, mean, std)
+        if key.ndim == 0:
+            want, got = apply(graphdef, params, (x - mean) / std), apply(graphdef, folded, x)
+        else:
+            want = jax.vmap(lambda p: apply(graphdef, p, (x - mean) / std))(params)
+            got = jax.vmap(lambda p: apply(graphdef, p, x))(folded)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
 def synthetic_demos(n_episodes=4, length=40, seed=0):
     """A 1-D 'keep x near 0' task: the expert pushes left (0) when x > 0, right (1) otherwise."""
     rng = np.random.default_rng(seed)
@@ -184,10 +198,12 @@ def test_vmapped_seeds_and_stochastic_act_shapes():
     cfg = IQLearnNeuralConfig(hidden=(16,), batch_size=16)
     train = make_train(cfg, demos, 20, 10, n_actions=3)
     keys = jax.random.split(jax.random.key(0), 3)
-    carry, metrics = train.run(keys)
+    carry, metrics = train.run(keys)  # seeds by lax.map
     assert metrics["loss"].shape == (3, 20)
-    carry_v, metrics_v = jax.vmap(train)(keys)  # pure: the same numbers through jax.vmap
+    _, metrics_v = make_train(cfg, demos, 20, 10, n_actions=3, seed_mode="vmap").run(keys)
     np.testing.assert_allclose(metrics_v["loss"], metrics["loss"], rtol=1e-4, atol=1e-6)
+    _, metrics_p = jax.vmap(train)(keys)  # train(key) is pure: the same numbers through jax.vmap
+    np.testing.assert_allclose(metrics_p["loss"], metrics["loss"], rtol=1e-4, atol=1e-6)
     params = train.policy_params(carry)
     obs = jnp.zeros((3, 5, 2))
     a = stochastic_act(train.policy_graphdef, 0.01)(params, obs, jax.random.key(0))
