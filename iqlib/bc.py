@@ -92,6 +92,10 @@ def prepare_data(data: Transitions | Mapping[str, Any], name: str = "data") -> T
                 ends = np.logical_or(fields["terminal"], fields["timeout"])
                 fields["episode_start"] = np.concatenate([[True], np.asarray(ends, bool)[:-1]])
             arrays = to_arrays(Transitions(**fields))
+        elif set(Transitions._fields) & set(data):
+            missing = sorted(set(Transitions._fields) - {"episode_start"} - set(data))
+            raise ValueError(f"{name}: missing keys {missing}; expected the Transitions fields "
+                             f"{list(Transitions._fields)[:-1]} (or D4RL keys)")
         else:
             arrays = dict(data)
     else:

@@ -111,6 +111,8 @@ def test_bad_inputs_give_clear_errors():
     data, _ = synthetic(n=20)
     with pytest.raises(ValueError, match="missing keys"):
         prepare_data({"observations": data.obs, "actions": data.action})
+    with pytest.raises(ValueError, match=r"missing keys \['next_obs'"):
+        prepare_data({k: v for k, v in data._asdict().items() if k != "next_obs"})
     with pytest.raises(ValueError, match="rewards has 1 NaN"):
         make_train(BCConfig(), data._replace(reward=np.where(np.arange(20) == 3, np.nan, data.reward)), 10)
     with pytest.raises(ValueError, match="different lengths"):
