@@ -40,7 +40,6 @@ ours. No inverse-dynamics model is used (that is LS-IQ's LfO route, Al-Hafez et 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Literal, NamedTuple
 
 import jax

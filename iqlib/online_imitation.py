@@ -29,7 +29,7 @@ from .datasets import Transitions, episode_bounds, episode_returns, load_dataset
 from .envs import ENV_IDS, env_spec, evaluate, make_env
 from .training import make_chunk
 
-__all__ = ["DEMOS_DIR", "load_demos", "replay_init", "replay_add", "OnlineCarry", "run_online"]
+__all__ = ["DEMOS_DIR", "load_demos", "replay_init", "replay_add", "OnlineCarry", "make_carry", "run_online"]
 
 DEMOS_DIR = pathlib.Path(__file__).resolve().parents[1] / "data" / "demos"
 _MAKE_TARGET = {"CartPole-v1": "data-discrete", "LunarLander-v3": "data-discrete", "Acrobot-v1": "data-discrete"}
