@@ -4,11 +4,16 @@ import jax
 import numpy as np
 import pytest
 
-jax.config.update("jax_enable_x64", True)
+from iqlib.ddc import make_ddc, q_basis, simulate_panel, stationary_distribution, wear_faster
+from iqlib.soft_bellman import policy_transition
 
-from iqlib.ddc import make_ddc, q_basis, simulate_panel, stationary_distribution, wear_faster  # noqa: E402
-from iqlib.soft_bellman import policy_transition  # noqa: E402
 
+@pytest.fixture(scope="module", autouse=True)
+def _float64_in_this_module():
+    """float64 for this module's tests only; a module-level config update leaked x64 into every
+    later test of the session (and changed the neural tests' numerics)."""
+    with jax.enable_x64(True):
+        yield
 
 @pytest.mark.parametrize("S,A,gamma", [(21, 3, 0.95), (60, 2, 0.99), (200, 4, 0.9999)])
 def test_make_ddc_shapes_and_truth(S, A, gamma):

@@ -4,14 +4,19 @@ import jax
 import numpy as np
 import pytest
 
-jax.config.update("jax_enable_x64", True)
+from iqlib import recovery as rc
+from iqlib.anchor import anchor_normalise, anchor_normalise_q, fit_iq_learn_anchored
+from iqlib.ddc import make_ddc, simulate_panel, wear_faster
+from iqlib.iq_learn import IQLearnConfig
+from iqlib.soft_bellman import solve_soft_bellman
 
-from iqlib import recovery as rc  # noqa: E402
-from iqlib.anchor import anchor_normalise, anchor_normalise_q, fit_iq_learn_anchored  # noqa: E402
-from iqlib.ddc import make_ddc, simulate_panel, wear_faster  # noqa: E402
-from iqlib.iq_learn import IQLearnConfig  # noqa: E402
-from iqlib.soft_bellman import solve_soft_bellman  # noqa: E402
 
+@pytest.fixture(scope="module", autouse=True)
+def _float64_in_this_module():
+    """float64 for this module's tests only; a module-level config update leaked x64 into every
+    later test of the session (and changed the neural tests' numerics)."""
+    with jax.enable_x64(True):
+        yield
 
 @pytest.fixture(scope="module")
 def truth():
