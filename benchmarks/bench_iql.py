@@ -6,6 +6,7 @@ Synthetic data (obs 17, action 6, 100k transitions); timings after compilation. 
   (b) vmap        S seeds vmapped inside the scan (`train.run`); aggregate = S × chunk rate
   (b') lax.map    S seeds one after another at every update, inside the compiled scan
   (b'') seq       S seeds one after another, each running its whole chunk (`lax.map` of scans)
+  (b''') groupG  vmapped groups of G seeds, the groups in sequence (`train.run(seed_group=G)`)
   (c) plain       the same update jitted per step, called from a Python loop with a host-sampled
                   batch each step (the authors' pattern); the reference for (a)
 
@@ -71,6 +72,11 @@ def run_variant(name: str, fused: bool, chunk: int, chunks: int, seeds: int) -> 
             return jax.lax.scan(lambda x, _: jax.lax.map(lambda xi: train.update(xi, d), x), c, None, length=chunk)
         fn = jax.jit(body, donate_argnums=0)
         step = lambda c: fn(c, data)
+    elif name.startswith("group"):  # e.g. group2: vmapped groups of 2 seeds, groups in sequence
+        n_seeds = seeds
+        carry = jax.jit(jax.vmap(train.init))(jax.random.split(key, seeds))
+        fn = train._grouped_chunk(int(name[5:]))
+        step = lambda c: fn(c, data)
     elif name == "seq":
         n_seeds = seeds
         carry = jax.jit(jax.vmap(train.init))(jax.random.split(key, seeds))
@@ -116,7 +122,7 @@ def main() -> None:
     p.add_argument("--chunk", type=int, default=100, help="updates per compiled chunk")
     p.add_argument("--chunks", type=int, default=5, help="timed chunks per variant (after one warm-up)")
     p.add_argument("--seeds", type=int, default=8, help="seeds of the vmap / lax.map variants")
-    p.add_argument("--variants", default="scan,vmap,seq,plain,lax.map", help="comma-separated subset")
+    p.add_argument("--variants", default="scan,vmap,group2,group4,seq,plain,lax.map", help="comma-separated subset")
     p.add_argument("--twins", default="fused,looped", help="fused, looped or both")
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test of the script)")
     p.add_argument("--_one", help=argparse.SUPPRESS)
@@ -149,7 +155,7 @@ def main() -> None:
     for twins in args.twins.split(","):
         if ("scan", twins) in by and ("plain", twins) in by:
             print(f"[{twins}] (a) scan / (c) plain = {by['scan', twins] / by['plain', twins]:.2f}x")
-        for v in ("vmap", "seq", "lax.map"):
+        for v in ("vmap", "group2", "group4", "seq", "lax.map"):
             if ("scan", twins) in by and (v, twins) in by:
                 print(f"[{twins}] (b) {v} aggregate / (a) scan = {by[v, twins] / by['scan', twins]:.2f}x")
 

@@ -196,6 +196,19 @@ class OfflineTrainer:
     def _chunk_seeds(self):
         return self._compile_chunk(True)
 
+    def _grouped_chunk(self, group: int):
+        """Seeds vmapped in groups of ``group``, the groups one after another (``lax.map``)."""
+        cache = self.__dict__.setdefault("_groups", {})
+        if group not in cache:
+            def chunk(carry, data):
+                inner = make_chunk(lambda c: self.update(c, data), self.chunk_size, vmap_seeds=True)
+                n = jax.tree_util.tree_leaves(carry)[0].shape[0]
+                carry, metrics = jax.lax.map(inner, jax.tree_util.tree_map(
+                    lambda x: x.reshape(n // group, group, *x.shape[1:]), carry))
+                return jax.tree_util.tree_map(lambda x: x.reshape(n, *x.shape[2:]), (carry, metrics))
+            cache[group] = jax.jit(chunk, donate_argnums=0)
+        return cache[group]
+
     def _compile_chunk(self, vmap_seeds: bool, donate: bool = True):
         def chunk(carry, data):
             return make_chunk(lambda c: self.update(c, data), self.chunk_size, vmap_seeds)(carry)
@@ -219,7 +232,7 @@ class OfflineTrainer:
         return carry, jax.tree_util.tree_map(lambda *m: jnp.concatenate(m, axis=0), *history)
 
     def run(self, keys: jax.Array, *, callback: Callable | None = None, progress: bool = False,
-            desc: str | None = None):
+            desc: str | None = None, seed_group: int | None = None):
         """Train ``len(keys)`` seeds at once in compiled chunks; evaluate between chunks.
 
         Args:
@@ -227,10 +240,21 @@ class OfflineTrainer:
           callback: ``callback(step, carry, chunk_metrics)`` after every chunk (``step`` =
             updates done so far; the carry has a leading seed axis).
           progress: tqdm progress bar over chunks.
+          seed_group: vmap the seeds in groups of this size and run the groups one after
+            another inside the compiled chunk (same numbers; on a CPU, groups whose training
+            state fits in the cache can be faster than vmapping all seeds, see
+            ``benchmarks/bench_iql.py``). None: all seeds vmapped together.
 
         Returns:
           ``(carry, metrics)``: metrics as numpy arrays ``(n_seeds, num_steps)``.
+
+        Raises:
+          ValueError: if ``seed_group`` does not divide the number of seeds.
         """
+        n = len(keys)
+        if seed_group is not None and (int(seed_group) < 1 or n % int(seed_group)):
+            raise ValueError(f"seed_group ({seed_group}) must be a positive divisor of the number of seeds ({n})")
+        chunk = self._chunk_seeds if seed_group in (None, n) else self._grouped_chunk(int(seed_group))
         carry = jax.jit(jax.vmap(self.init))(keys)
         steps = range(self.chunk_size, self.num_steps + 1, self.chunk_size)
         if progress:
@@ -239,7 +263,7 @@ class OfflineTrainer:
             steps = tqdm(steps, desc=desc, unit="chunk")
         history = []
         for done in steps:
-            carry, metrics = self._chunk_seeds(carry, self.data)
+            carry, metrics = chunk(carry, self.data)
             metrics = jax.device_get(metrics)
             history.append(metrics)
             if callback is not None:
@@ -247,7 +271,8 @@ class OfflineTrainer:
         return carry, stack_metrics(history, axis=1)
 
     def run_with_evaluation(self, keys: jax.Array, env_id: str, n_episodes: int, *, seed: int = 0,
-                            deterministic: bool = True, progress: bool = False, desc: str | None = None):
+                            deterministic: bool = True, progress: bool = False, desc: str | None = None,
+                            seed_group: int | None = None):
         """:meth:`run` with the policies of all seeds evaluated after every chunk (learning curves).
 
         Each evaluation is one :func:`iqlib.envs.evaluate` call with ``batch_shape=(n_seeds,)``
@@ -266,7 +291,7 @@ class OfflineTrainer:
             steps.append(done)
             returns.append(r.mean(axis=-1))
 
-        carry, metrics = self.run(keys, callback=callback, progress=progress, desc=desc)
+        carry, metrics = self.run(keys, callback=callback, progress=progress, desc=desc, seed_group=seed_group)
         return carry, metrics, np.asarray(steps), np.stack(returns, axis=1)
 
     def act(self, carry: Any, deterministic: bool = True) -> Callable:

@@ -203,7 +203,7 @@ for name in data:
 # %% [markdown]
 # ## What IQL's critics did
 #
-# Batch means per update (first seed's curve, averaged over windows): V tracks an upper expectile
+# Batch means per update, averaged over seeds and over ten windows of the run: V tracks an upper expectile
 # of min Q̂, so the mean advantage Q̂ − V is negative (τ > 0.5); the share of AWR weights at the
 # clip (100) shows how peaked the extracted policy's weighting is.
 

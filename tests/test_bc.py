@@ -75,6 +75,11 @@ def test_training_is_pure_and_vmaps_over_seeds():
     carry_r, metrics_r = train.run(keys, callback=lambda step, carry, m: calls.append((step, m["bc_loss"].shape)))
     assert calls == [(10, (3, 10)), (20, (3, 10))]
     np.testing.assert_allclose(metrics_r["bc_loss"], metrics_v["bc_loss"], rtol=1e-4, atol=1e-5)
+    keys4 = jax.random.split(jax.random.key(3), 4)  # seeds vmapped in groups of 2, groups in sequence
+    np.testing.assert_allclose(train.run(keys4, seed_group=2)[1]["bc_loss"], train.run(keys4)[1]["bc_loss"],
+                               rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="seed_group"):
+        train.run(keys, seed_group=2)
     # jit(vmap) with the data passed explicitly, not baked in
     _, metrics_j = jax.jit(jax.vmap(train, in_axes=(0, None)))(keys, train.data)
     np.testing.assert_allclose(metrics_j["bc_loss"], metrics_v["bc_loss"], rtol=1e-4, atol=1e-5)
