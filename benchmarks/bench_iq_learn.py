@@ -6,7 +6,10 @@
 on synthetic demonstrations (5,000 transitions; the numbers do not depend on the data). Each
 configuration runs in its own subprocess, so that ``ru_maxrss`` (peak resident memory) is its own.
 Times are after compilation: the median over ``--repeats`` compiled chunks of ``--chunk`` updates.
-"aggregate" = seeds × updates/s; "ratio" = aggregate of 8 seeds / updates/s of 1 seed.
+"aggregate" = seeds × updates/s; "ratio" = aggregate of 8 seeds / updates/s of 1 seed, each
+measured in its own process; "interleaved" = the same ratio measured round-robin in one process
+(chunks of the 1-seed and 8-seed programs alternating, median of ``--rounds``), which is what to
+trust on a shared machine whose load drifts between the separate runs.
 
 Ways to run 8 seeds in one compiled chunk (``--modes``):
   vmap    ``jax.vmap`` of the update over a leading seed axis (`iqlib.training.make_chunk`): batched
@@ -43,10 +46,9 @@ def synthetic_demos(obs_dim, n_actions, n=5000, episode=500, seed=0):
                        np.roll(obs, -1, 0), np.zeros(n, np.float32), timeout, start)
 
 
-def one(algo: str, size: str, seeds: int, mode: str, chunk: int, repeats: int) -> dict:
-    """Measure one configuration in this process; return a JSON-able row."""
+def build(algo: str, size: str, seeds: int, mode: str, chunk: int):
+    """(compiled chunk, initial carry, data) for one configuration."""
     import jax
-    import numpy as np
 
     from iqlib import bc
     from iqlib.iq_learn_neural import IQLearnNeuralConfig, make_train
@@ -73,26 +75,53 @@ def one(algo: str, size: str, seeds: int, mode: str, chunk: int, repeats: int) -
 
     # the data are an argument of the compiled chunk (closed over, XLA would constant-fold them)
     compiled = jax.jit(lambda c, d: make_chunk(lambda x: step(x, d), chunk)(c), donate_argnums=0)
-
-    def run(carry):
-        return compiled(carry, train.data)
-
     key = jax.random.key(0)
     carry = jax.jit(train.init)(key) if seeds == 1 else jax.jit(jax.vmap(train.init))(jax.random.split(key, seeds))
+    return compiled, carry, train.data
+
+
+def timed(compiled, carry, data):
+    import jax
+
     t0 = time.perf_counter()
-    carry, m = run(carry)
+    carry, m = compiled(carry, data)
     jax.block_until_ready(m)
-    first = time.perf_counter() - t0
+    return carry, time.perf_counter() - t0
+
+
+def one(algo: str, size: str, seeds: int, mode: str, chunk: int, repeats: int) -> dict:
+    """Compile and run one configuration alone in this process: first-chunk time, updates/s, peak RSS."""
+    import numpy as np
+
+    compiled, carry, data = build(algo, size, seeds, mode, chunk)
+    carry, first = timed(compiled, carry, data)
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        carry, m = run(carry)
-        jax.block_until_ready(m)
-        times.append(time.perf_counter() - t0)
+        carry, t = timed(compiled, carry, data)
+        times.append(t)
     ups = chunk / float(np.median(times))
     return {"algo": algo, "size": size, "seeds": seeds, "mode": mode if seeds > 1 else "-",
             "first_chunk_s": first, "updates_per_s": ups, "aggregate": ups * seeds,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def interleaved(algo: str, size: str, modes: list, chunk: int, rounds: int) -> dict:
+    """Aggregate updates/s of 1 seed and of 8 seeds per mode, measured round-robin in one process
+    (chunk after chunk, alternating configurations), so that a load change on a shared machine
+    hits all of them alike; median over ``rounds``."""
+    import numpy as np
+
+    configs = {"1": build(algo, size, 1, "-", chunk)}
+    configs.update({m: build(algo, size, 8, m, chunk) for m in modes})
+    state = {}
+    for name, (compiled, carry, data) in configs.items():
+        state[name] = timed(compiled, carry, data)[0]  # compile + warm-up
+    times = {name: [] for name in configs}
+    for _ in range(rounds):
+        for name, (compiled, _, data) in configs.items():
+            state[name], t = timed(compiled, state[name], data)
+            times[name].append(t)
+    return {name: (1 if name == "1" else 8) * chunk / float(np.median(t)) for name, t in times.items()}
 
 
 def main(argv=None) -> int:
@@ -102,11 +131,16 @@ def main(argv=None) -> int:
     parser.add_argument("--modes", default="vmap,map")
     parser.add_argument("--sizes", default="CartPole,LunarLander")
     parser.add_argument("--algos", default="iq,bc")
+    parser.add_argument("--rounds", type=int, default=7, help="round-robin rounds of the interleaved ratio")
     parser.add_argument("--one", nargs=4, metavar=("ALGO", "SIZE", "SEEDS", "MODE"), help=argparse.SUPPRESS)
+    parser.add_argument("--interleaved", nargs=2, metavar=("ALGO", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         algo, size, seeds, mode = args.one
         print(json.dumps(one(algo, size, int(seeds), mode, args.chunk, args.repeats)))
+        return 0
+    if args.interleaved:
+        print(json.dumps(interleaved(*args.interleaved, args.modes.split(","), args.chunk, args.rounds)))
         return 0
     import jax
 
@@ -114,11 +148,17 @@ def main(argv=None) -> int:
           f"chunk {args.chunk} updates, median of {args.repeats}; 256x256 MLP, batch 256")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
-    header = f"{'algo':5s} {'size':12s} {'seeds':>5s} {'mode':>6s} {'first [s]':>9s} {'upd/s':>8s} {'aggregate':>9s} {'ratio':>6s} {'peak MB':>8s}"
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    header = (f"{'algo':5s} {'size':12s} {'seeds':>5s} {'mode':>6s} {'first [s]':>9s} {'upd/s':>8s} {'aggregate':>9s} "
+              f"{'ratio':>6s} {'peak MB':>8s} {'interleaved':>11s}")
     print(header)
     print("-" * len(header))
     for algo in args.algos.split(","):
         for size in args.sizes.split(","):
+            cmd = [sys.executable, os.path.abspath(__file__), "--chunk", str(args.chunk), "--rounds", str(args.rounds),
+                   "--modes", args.modes, "--interleaved", algo, size]
+            res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            inter = json.loads(res.stdout.strip().splitlines()[-1]) if res.returncode == 0 else {}
             single = None
             for seeds, mode in [(1, "-")] + [(8, m) for m in args.modes.split(",")]:
                 cmd = [sys.executable, os.path.abspath(__file__), "--chunk", str(args.chunk), "--repeats",
@@ -130,9 +170,11 @@ def main(argv=None) -> int:
                 row = json.loads(res.stdout.strip().splitlines()[-1])
                 single = row["updates_per_s"] if seeds == 1 else single
                 ratio = row["aggregate"] / single if single else float("nan")
+                name = "1" if seeds == 1 else mode
+                i_ratio = inter[name] / inter["1"] if name in inter and "1" in inter else float("nan")
                 print(f"{algo:5s} {size:12s} {seeds:5d} {row['mode']:>6s} {row['first_chunk_s']:9.2f} "
-                      f"{row['updates_per_s']:8.0f} {row['aggregate']:9.0f} {ratio:6.2f} {row['peak_rss_mb']:8.0f}",
-                      flush=True)
+                      f"{row['updates_per_s']:8.0f} {row['aggregate']:9.0f} {ratio:6.2f} {row['peak_rss_mb']:8.0f} "
+                      f"{i_ratio:11.2f}", flush=True)
     return 0
 
 

@@ -16,17 +16,18 @@ where φ(x) = x − λx² (λ = 1/(4α_χ²) in the paper's notation; the paper'
     "v0":           (1 − γ) mean_{s0} V(s0) over the demonstrations' true initial states (rows
                     with episode_start = 1) — the exact term of Eq. 9.
     "value_expert": E_{(s,s')∼ρ_E}[V(s) − γ(1 − terminal)V(s')]: the telescoped form (Eq. 10,
-                    App. A "telescoping"), expert rows only.
+                    the paper's telescoping of the initial-state term), expert rows only.
     "value":        the same expectation over every row of the batch: the expert batch and the
                     "policy" batch. Offline the policy batch is a second, independent draw from
                     the same demonstrations (there is no learner data), so "value" and
                     "value_expert" agree in expectation and differ only in variance (2B vs B rows).
 
 With either telescoped form, E[r] − I(Q) = E_{ρ_E}[Q(s, a) − V(s)] = α E_{ρ_E}[log π(a|s)]:
-the objective is behavioural cloning scaled by α minus the χ² penalty; with "v0", minimising
-V(s0) along a demonstrated chain maximises the *discounted* log-likelihood of the chain instead.
+the objective is behavioural cloning scaled by α minus the χ² penalty. With "v0", unrolling
+V(s_t) = Q(s_t, a_t) − α log π(a_t|s_t) = r_t + γV(s_{t+1}) − α log π(a_t|s_t) along a demonstrated
+chain shows that minimising V(s0) at fixed r rewards the *discounted* log-likelihood of the chain.
 The telescoping identity holds for the γ-discounted occupancy; we sample rows uniformly (the
-undiscounted occupancy), as the official implementation does.
+undiscounted occupancy of the demonstrations).
 
 χ² rows (`chi2_rows`): "expert" takes λ E_{ρ_E}[r²] on the expert batch (the paper's offline
 form). "all" takes it over ½ρ_E + ½ρ_U with ρ_U(s, a) = d_E(s)·uniform(a): the policy batch's
@@ -38,12 +39,14 @@ close for the small control time-steps of CartPole, Acrobot, LunarLander). It ke
 never-demonstrated actions finite instead of letting the likelihood push them to −∞.
 
 Gradient penalty (`grad_penalty` = w_gp > 0): GP(Q) = E_{ρ_E} ‖∇_s Q(s, a)‖² (a squared-norm
-penalty on the expert states, Mescheder et al. 2018's R1 form). The paper's penalty (App. D,
-from WGAN-GP) is (‖∇Q‖ − 1)² at interpolates between expert and policy states, which offline
-are all expert states; ours is 0 for a network constant in s and positive otherwise.
+penalty on the expert states, Mescheder et al. 2018's R1 form). The paper's penalty for its W1 /
+TV variants follows WGAN-GP (Gulrajani et al. 2017): (‖∇Q‖ − 1)² at interpolates between expert
+and policy states — offline all expert states; ours is 0 for a network constant in s and
+positive otherwise.
 
 Training uses the offline driver of `iqlib.bc` (`OfflineTrainer`: `lax.scan` chunks from
-`iqlib.training.make_chunk`, seeds vmapped), with the demonstrations an argument of each chunk.
+`iqlib.training.make_chunk`, several seeds per chunk), with the demonstrations an argument of
+each compiled chunk.
 """
 
 from __future__ import annotations
@@ -142,20 +145,23 @@ def iq_loss_terms(q_fn: Callable, expert: Transitions, policy: Transitions | Non
       dict of scalars: "reward" E_E[r]; "chi2" λ E_rows[r²] (0 if not config.chi2);
       "init" the initial-state term I(Q); "grad_penalty" E_E‖∇_s Q(s, a)‖² (unweighted; 0 if
       config.grad_penalty == 0); "loss" = −reward + chi2 + init + w_gp·grad_penalty;
-      "v0" mean V at init_obs and "accuracy" the fraction of expert rows where argmax Q = a (monitoring).
+      "v0" mean V at init_obs, "accuracy" the fraction of expert rows where argmax Q = a and
+      "q_mean" the mean Q(s, a) of the expert rows (monitoring).
     """
     g, alpha = config.gamma, config.alpha
-    q, q_next = q_fn(expert.obs), q_fn(expert.next_obs)
+    need_policy = config.loss == "value" or (config.chi2 and config.chi2_rows == "all")
+    if need_policy and policy is None:
+        raise ValueError(f"loss {config.loss!r} / chi2_rows {config.chi2_rows!r} need a policy batch")
+    # one forward pass over every row needed (fewer, larger matmuls than one pass per block)
+    blocks = [expert.obs, expert.next_obs] + ([policy.obs, policy.next_obs] if need_policy else []) + [init_obs]
+    q_rows = jnp.split(q_fn(jnp.concatenate(blocks)), np.cumsum([b.shape[0] for b in blocks[:-1]]))
+    q, q_next, q_init = q_rows[0], q_rows[1], q_rows[-1]
     q_sa = jnp.take_along_axis(q, expert.action[:, None].astype(jnp.int32), axis=-1)[:, 0]
     v, v_next = soft_value(q, alpha), soft_value(q_next, alpha)
     r = implicit_reward(q_sa, v_next, expert.terminal, g)
-    need_policy = config.loss == "value" or (config.chi2 and config.chi2_rows == "all")
     if need_policy:
-        if policy is None:
-            raise ValueError(f"loss {config.loss!r} / chi2_rows {config.chi2_rows!r} need a policy batch")
-        pq_next = q_fn(policy.next_obs)
-        pq, pv_next = q_fn(policy.obs), soft_value(pq_next, alpha)
-    v0 = jnp.mean(soft_value(q_fn(init_obs), alpha))
+        pq, pv_next = q_rows[2], soft_value(q_rows[3], alpha)
+    v0 = jnp.mean(soft_value(q_init, alpha))
     if config.loss == "v0":
         init = (1.0 - g) * v0
     elif config.loss == "value_expert":
@@ -241,7 +247,8 @@ def _check_demos(demos: Transitions, n_actions: int | None, config: IQLearnNeura
 
 class IQData(NamedTuple):
     """What every compiled chunk receives: the demonstrations (device `Transitions`, N rows)
-    and their initial states ``init_obs: (N0, O)`` (for loss "v0"; a zero row otherwise)."""
+    and their initial states ``init_obs: (N0, O)`` (standardised like the demos; a zero row if
+    no row has episode_start = 1, which only loss "v0" forbids)."""
 
     demos: Transitions
     init_obs: Any
@@ -308,7 +315,8 @@ def make_train(config: IQLearnNeuralConfig, demos: Transitions, num_steps: int, 
     mean, std = obs_statistics(demos) if config.normalize_obs else (np.zeros(obs_dim, np.float32),
                                                                      np.ones(obs_dim, np.float32))
     demos = standardize(demos, mean, std)
-    init_obs = initial_observations(demos) if config.loss == "v0" else np.zeros((1, obs_dim), np.float32)
+    has_start = bool(np.any(np.asarray(demos.episode_start) > 0))  # required for "v0" (checked above)
+    init_obs = initial_observations(demos) if has_start else np.zeros((1, obs_dim), np.float32)
     data = IQData(Transitions(*(jnp.asarray(x) for x in demos))._replace(action=jnp.asarray(demos.action, jnp.int32)),
                   jnp.asarray(init_obs, jnp.float32))
     bs = int(config.batch_size)

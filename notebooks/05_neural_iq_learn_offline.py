@@ -38,7 +38,7 @@ chunk_size = 500
 eval_episodes = 6
 loss = "value_expert"
 chi2_rows = "expert"
-alpha = 0.01
+alpha = 1.0
 grad_penalty = 0.0
 demos_dir = "data/demos"
 mixed_dir = "data/offline"
@@ -55,6 +55,16 @@ seed = 0
 # `grad_penalty` the weight of $\mathbb{E}\|\nabla_s Q\|^2$; `demos_dir`, `mixed_dir` where the
 # demonstrations and the mixed-quality datasets are (relative paths are taken from the repository
 # root); `time_to_expert_steps` the update budget of the time-to-expert run (§5).
+#
+# **Why α = 1 and not the paper's 0.01 (0.001 for CartPole and LunarLander).** Offline, with a
+# telescoped initial term, only two things set the solution: the product λα and the scale of the
+# network's outputs. Rescaling $Q \to cQ$, $\alpha \to c\alpha$ leaves the policy unchanged and turns
+# $J = \alpha\,\mathbb{E}[\log\pi] - \lambda\,\mathbb{E}[r^2]$ into $c\,(\alpha\,\mathbb{E}[\log\pi] - \lambda c\,\mathbb{E}[r^2])$.
+# The paper's α belongs to its reward and network scale; ours has no reward scale at all. With
+# α = 1 the logits $Q/\alpha$ start at the scale of BC's logits, so IQ-Learn differs from BC by the χ²
+# term alone (weight λα = 0.5); with α = 0.01 the initial logits are 100× larger and the χ² weight
+# in logit units is 100× smaller. In 3-seed pilot runs (1 demonstration, 3,000–5,000 updates)
+# α = 1 gave CartPole 378 vs 269 (α = 0.01) and LunarLander 199 vs 98 (the full α = 0.01 run is in §6).
 # The defaults are a small run (≤ 90 s on 2 cores); the full run is
 # `python -m iqlib.runner --notebooks 05 -p env_ids '["CartPole-v1","Acrobot-v1","LunarLander-v3"]' -p n_demos '[1,3,10]' -p n_seeds 5 -p train_steps 5000 --output-dir outputs_full`.
 
@@ -98,7 +108,7 @@ P
 
 # %%
 from iqlib import bc
-from iqlib.datasets import episode_bounds, episode_returns, load_dataset, select_episodes
+from iqlib.datasets import episode_bounds, episode_returns, load_dataset, normalized_score, select_episodes
 from iqlib.dqn import greedy_act as expert_greedy_act
 from iqlib.dqn import load_expert
 from iqlib.envs import env_spec, evaluate
@@ -190,7 +200,10 @@ def run_learner(kind, env_id, demos, n_actions, keys):
 # ## 2. Demonstrations, and training by number of demonstrations
 #
 # For each environment: the expert's return is the provenance record's evaluation of the expert
-# (greedy, 50 episodes); learners train on the first $k$ demonstrations for every $k$ in `n_demos`,
+# (greedy, 50 episodes), and a uniform random policy is evaluated here; "% of expert" below is the
+# normalised score $100\,(R - R_\text{random})/(R_\text{expert} - R_\text{random})$, which stays
+# meaningful for Acrobot's negative returns (for CartPole and LunarLander it is close to $R/R_\text{expert}$
+# only when $R_\text{random}$ is small). Learners train on the first $k$ demonstrations for every $k$ in `n_demos`,
 # all seeds on the same $k$ episodes. **last** = the policy after the final update, evaluated on
 # `eval_episodes` fresh episodes (reset seeds 20000+); **best** = the best of the per-chunk greedy
 # evaluations (`eval_episodes // 2` episodes, reset seeds 10000+), an optimistic number because it selects on evaluation episodes —
@@ -206,10 +219,16 @@ for env_id in P.env_ids:
         raise ValueError(f"parameter 'n_demos': {env_id} has {n_episodes} demonstrations, asked for {max(P.n_demos)}")
     spec = env_spec(env_id)
     expert_return = float(prov.get("expert_return_mean", episode_returns(demos).mean()))
+    n_act = spec["n_actions"]
+    random_return = float(evaluate(env_id, lambda o, key: jax.random.randint(key, o.shape[:-1], 0, n_act),
+                                   P.eval_episodes, 50_000 + P.seed).mean())
     metrics[f"{env_id}_expert_return"] = expert_return
+    metrics[f"{env_id}_random_return"] = random_return
     metrics[f"{env_id}_demos_return_mean"] = float(episode_returns(demos).mean())
-    data[env_id] = {"demos": demos, "expert_return": expert_return, "n_episodes": n_episodes}
-    print(f"{env_id}: {n_episodes} demonstrations, {len(demos.reward)} transitions, expert return {expert_return:.1f}")
+    data[env_id] = {"demos": demos, "expert_return": expert_return, "random_return": random_return,
+                    "n_episodes": n_episodes}
+    print(f"{env_id}: {n_episodes} demonstrations, {len(demos.reward)} transitions, expert return "
+          f"{expert_return:.1f}, uniform random policy {random_return:.1f}")
     for k in P.n_demos:
         d = select_episodes(demos, np.arange(k))
         for kind in ("iq", "bc"):
@@ -220,6 +239,8 @@ for env_id in P.env_ids:
                 metrics[f"{pre}_{name}return_mean"] = float(np.mean(v))
                 metrics[f"{pre}_{name}return_std"] = float(np.std(v))
             metrics[f"{pre}_wall_s"] = res["wall_s"]
+            metrics[f"{pre}_normalized_score"] = float(normalized_score(np.mean(res["greedy"]), random_return,
+                                                                        expert_return))
             print(f"  {kind} k={k}: greedy {np.mean(res['greedy']):7.1f} ± {np.std(res['greedy']):5.1f}   "
                   f"stochastic {np.mean(res['stochastic']):7.1f} ± {np.std(res['stochastic']):5.1f}   "
                   f"best {np.mean(res['best']):7.1f}   ({res['wall_s']:.1f} s)")
@@ -434,16 +455,77 @@ if "CartPole-v1" in P.env_ids and P.time_to_expert_steps >= 250:
 # %% [markdown]
 # ## 6. Results
 #
-# The summary below is printed from this run's numbers; the discussion that follows was written
-# from the full run (3 environments, 1/3/10 demonstrations, 5 seeds) recorded in the README.
+# The summary below is printed from this run. The discussion after it is about the **full run**
+# (3 environments, 1/3/10 demonstrations, 5 seeds, 5,000 updates, 10 evaluation episodes; the
+# command in the parameters note; 21.8 min on the shared 2-core machine), measured once with the
+# default α = 1 and once with the paper's α = 0.01. Greedy return of the final policy, mean ± std
+# over 5 seeds, and the normalised score (% of expert):
+#
+# | env | k | IQ-Learn α = 1 | IQ-Learn α = 0.01 | BC |
+# |---|---|---|---|---|
+# | CartPole-v1 (expert 500) | 1 | 351 ± 55 (69 %) | 318 ± 25 (62 %) | 370 ± 50 (73 %) |
+# | | 3 | 229 ± 84 (44 %) | 280 ± 114 (54 %) | 231 ± 93 (44 %) |
+# | | 10 | 268 ± 110 (52 %) | 205 ± 96 (39 %) | 202 ± 58 (38 %) |
+# | Acrobot-v1 (expert −72.6) | 1 | −72.3 ± 1.6 (100 %) | −79.8 ± 2.1 (98 %) | −76.8 ± 5.6 (99 %) |
+# | | 3 | −84.4 ± 3.4 (97 %) | −87.8 ± 4.9 (96 %) | −87.4 ± 4.9 (97 %) |
+# | | 10 | −77.6 ± 4.9 (99 %) | −74.5 ± 2.2 (99.5 %) | −81.7 ± 6.7 (98 %) |
+# | LunarLander-v3 (expert 267) | 1 | 151 ± 36 (76 %) | 98 ± 70 (65 %) | 83 ± 79 (62 %) |
+# | | 3 | 166 ± 49 (79 %) | 189 ± 47 (84 %) | 190 ± 42 (84 %) |
+# | | 10 | 234 ± 9 (93 %) | 222 ± 14 (91 %) | 226 ± 10 (92 %) |
+#
+# **Against the targets (1 demonstration: ≥ 95 % of the expert on CartPole and Acrobot, ≥ 90 % on
+# LunarLander, and above BC).** Acrobot: met (100 %, above BC's 99 %, with a 5× smaller spread).
+# LunarLander: missed — 76 %, although well above BC (62 %, and BC's seeds range from crashing to
+# landing); IQ-Learn needs 10 demonstrations for 93 %. CartPole: missed — 69 %, and not above BC
+# (73 %; the difference is within one standard deviation). The "best" checkpoints reach 448 (IQ-Learn)
+# and 478 (BC) on CartPole, so both learners pass through near-expert policies and leave them again.
+#
+# **Why CartPole misses: the expert is brittle, and the imitators make errors off the
+# demonstrations.** The Double-DQN expert loses 18 % of its return when 1 % of its actions are
+# random and 79 % at 10 % (the ε-greedy line in §3); the Acrobot expert loses nothing at 1 % and
+# 23 % at 10 %. Both learners
+# reproduce the expert on its own states (≤ 0.6 % disagreement) but disagree with it on 23–24 % of the
+# states they visit themselves: small differences in the pole's trajectory take them off the single
+# demonstrated path, where nothing constrains the policy, and this expert does not tolerate the
+# resulting errors. More demonstrations do not cure it within 5,000 updates (k = 3 and 10 are worse
+# than k = 1 for both learners, with large seed spread); the learning curves swing between 100 and 500
+# from one chunk to the next. On LunarLander the learners disagree with the expert on 70–72 % of their
+# own states: with one demonstration they land in regions the demonstration never visited.
+#
+# **Why IQ-Learn is not much better than BC here.** Offline and with the telescoped initial term,
+# IQ-Learn's objective *is* α·(BC log-likelihood) − λ E[r²] (§1): the only information beyond BC is the
+# χ² penalty tying Q(s, a) to γV(s') along demonstrated transitions. It regularises (with one
+# demonstration: a 3–4× smaller seed spread on Acrobot and LunarLander, and the higher LunarLander return), but it cannot
+# tell the learner what a non-demonstrated action leads to — no offline method can from expert data
+# alone. The paper's offline experiments report larger gains; we do not reproduce them with these
+# experts, whole-episode demonstrations and 5,000 updates.
+#
+# **Recovered reward (α = 1).** Acrobot (held-out demonstrations): Pearson 0.92 (`value_expert`) and
+# 0.91 (`v0`) between the episode sum of $\hat r$ and the true return, but −0.15 / −0.08 per step —
+# the per-step reward is not identified beyond shaping, the episode total is. LunarLander (mixed data,
+# 460 episodes): 0.58 / 0.56 for the episode sum and 0.85 / 0.84 for the episode mean; per step 0.12 /
+# 0.08. CartPole (mixed data, 1,600 episodes; the true reward is the constant 1, so per step and on the
+# all-500 demonstrations the correlation is undefined): the episode *sum* correlates negatively with the
+# return (−0.50 / −0.51) because $\hat r$ is negative on average (−5.1 per step on the mixed data vs
+# −0.15 on expert data) — a policy maximising it would rather end the episode, the known weak point of
+# implicit rewards at absorbing states — while the episode *mean* correlates positively for `v0` (0.38;
+# −0.11 for `value_expert`): per step, `v0`'s reward does prefer the behaviour of longer episodes.
+#
+# **Wall time to the expert's return from one demonstration (CartPole).** 4.4 s (α = 1; reached at the
+# first evaluation, after 250 updates) and 4.7 s (α = 0.01; 1,500 updates), compilation and evaluation
+# included — under the 30 s target. Because the CartPole policies swing from chunk to chunk (above),
+# "first reaches 500" is a statement about the first evaluation that happens to hit 500, not about a
+# policy that stays there.
 
 # %%
 for env_id in P.env_ids:
-    e = data[env_id]["expert_return"]
+    e, rnd = data[env_id]["expert_return"], data[env_id]["random_return"]
     for k in P.n_demos:
         iq, b_ = results[(env_id, "iq", k)], results[(env_id, "bc", k)]
-        print(f"{env_id:15s} k={k:2d}  IQ-Learn {np.mean(iq['greedy']):7.1f} ({100 * np.mean(iq['greedy']) / e:5.1f} % of expert)"
-              f"   BC {np.mean(b_['greedy']):7.1f} ({100 * np.mean(b_['greedy']) / e:5.1f} %)")
+        print(f"{env_id:15s} k={k:2d}  IQ-Learn {np.mean(iq['greedy']):7.1f} ± {np.std(iq['greedy']):5.1f} "
+              f"({normalized_score(np.mean(iq['greedy']), rnd, e):5.1f} % of expert)   "
+              f"BC {np.mean(b_['greedy']):7.1f} ± {np.std(b_['greedy']):5.1f} "
+              f"({normalized_score(np.mean(b_['greedy']), rnd, e):5.1f} %)")
 metrics["total_wall_s"] = time.perf_counter() - T_START
 save_metrics(out, {**P.as_metrics(), **metrics})
 print(f"total {metrics['total_wall_s']:.1f} s")

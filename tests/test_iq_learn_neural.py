@@ -304,16 +304,17 @@ def test_notebook_smoke_run_with_tiny_parameters(tmp_path):
     demos_dir = tmp_path / "demos"
     cartpole_demos(demos_dir / "CartPole-v1.npz")
     out = tmp_path / "05"
-    execute_notebook(NOTEBOOK, out, {"env_ids": ["CartPole-v1"], "n_demos": [1, 2], "n_seeds": 2,
+    execute_notebook(NOTEBOOK, out, {"env_ids": ["CartPole-v1"], "n_demos": [2], "n_seeds": 2,
                                      "train_steps": 200, "chunk_size": 100, "eval_episodes": 2,
                                      "demos_dir": str(demos_dir), "time_to_expert_steps": 200,
                                      "mixed_dir": str(tmp_path / "none")})
     m = json.loads((out / "metrics.json").read_text())
     assert m["n_seeds"] == 2 and m["train_steps"] == 200
-    for k in ("CartPole-v1_iq_1_return_mean", "CartPole-v1_bc_2_return_mean", "CartPole-v1_expert_return",
-              "CartPole-v1_iq_1_stochastic_return_std", "CartPole-v1_iq_1_best_return_mean"):
+    for k in ("CartPole-v1_iq_2_return_mean", "CartPole-v1_bc_2_return_mean", "CartPole-v1_expert_return",
+              "CartPole-v1_iq_2_stochastic_return_std", "CartPole-v1_iq_2_best_return_mean", "CartPole-v1_iq_2_wall_s"):
         assert k in m and m[k] is not None
-    assert 0 < m["CartPole-v1_iq_1_return_mean"] <= 500
+    assert 0 < m["CartPole-v1_iq_2_return_mean"] <= 500 and m["n_demos"] == "2"
+    assert "CartPole-v1_iq_v0_reward_mean_heldout" in m  # one held-out demonstration
     assert (out / "return_vs_demos.png").is_file()
 
 
