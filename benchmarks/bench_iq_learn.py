@@ -18,6 +18,9 @@ Ways to run 8 seeds in one compiled chunk (``--modes``):
           each with unbatched matmuls.
   unroll  a Python loop over the seeds inside the compiled step (S copies of the update in one
           program, which XLA may schedule in parallel).
+The library trains seeds with vmap (`iqlib.bc.OfflineTrainer.run`); map and unroll are the
+measured alternatives. One IQ-Learn update runs the Q-network once on obs, next obs and initial
+states concatenated (`iqlib.iq_learn_neural.iq_loss_terms`).
 """
 
 from __future__ import annotations

@@ -45,8 +45,9 @@ and policy states — offline all expert states; ours is 0 for a network constan
 positive otherwise.
 
 Training uses the offline driver of `iqlib.bc` (`OfflineTrainer`: `lax.scan` chunks from
-`iqlib.training.make_chunk`, several seeds per chunk), with the demonstrations an argument of
-each compiled chunk.
+`iqlib.training.make_chunk`, seeds vmapped), with the demonstrations an argument of each
+compiled chunk. Every update runs the Q-network once on all the rows it needs (expert obs and
+next obs, policy rows, initial states) concatenated: fewer, larger matmuls.
 """
 
 from __future__ import annotations
@@ -63,9 +64,9 @@ import optax
 from .bc import OfflineTrainer, sample_batch
 from .datasets import Transitions
 from .networks import QNetwork, apply, init_params
-from .training import TrainState, apply_gradients, create_train_state, make_chunk
+from .training import TrainState, apply_gradients, create_train_state
 
-__all__ = ["LOSSES", "IQLearnNeuralConfig", "IQData", "IQState", "IQTrainer", "soft_value", "implicit_reward",
+__all__ = ["LOSSES", "IQLearnNeuralConfig", "IQData", "IQState", "soft_value", "implicit_reward",
            "initial_observations", "iq_loss_terms", "iq_loss", "obs_statistics", "standardize",
            "fold_obs_normalization", "make_train", "greedy_act", "stochastic_act", "recovered_reward",
            "wall_time_to_return"]
@@ -261,28 +262,8 @@ class IQState(NamedTuple):
     key: jax.Array
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class IQTrainer(OfflineTrainer):
-    """`iqlib.bc.OfflineTrainer` whose multi-seed chunks (``run``) can loop over the seeds with
-    ``lax.map`` (``seed_mode="map"``) instead of ``vmap``: on CPU the vmapped update's batched
-    matmuls (S, B, H) × (S, H, H) ran slower than S unbatched ones (`benchmarks/bench_iq_learn.py`).
-    Same numbers either way; ``train(key)`` stays pure and ``jax.vmap``-able."""
-
-    seed_mode: str = "map"
-
-    def _compile_chunk(self, vmap_seeds: bool, donate: bool = True):
-        if not (vmap_seeds and self.seed_mode == "map"):
-            return super()._compile_chunk(vmap_seeds, donate)
-
-        def chunk(carry, data):
-            carry, metrics = make_chunk(lambda c: jax.lax.map(lambda ci: self.update(ci, data), c), self.chunk_size)(carry)
-            return carry, jax.tree_util.tree_map(lambda m: jnp.swapaxes(m, 0, 1), metrics)  # (seeds, steps)
-
-        return jax.jit(chunk, donate_argnums=0 if donate else ())
-
-
 def make_train(config: IQLearnNeuralConfig, demos: Transitions, num_steps: int, chunk_size: int = 500, *,
-               n_actions: int | None = None, seed_mode: str = "map") -> IQTrainer:
+               n_actions: int | None = None) -> OfflineTrainer:
     """Offline IQ-Learn on ``demos`` only: an `iqlib.bc.OfflineTrainer` (the project's driver).
 
     Args:
@@ -291,11 +272,9 @@ def make_train(config: IQLearnNeuralConfig, demos: Transitions, num_steps: int, 
       num_steps: gradient updates; a positive multiple of ``chunk_size``.
       chunk_size: updates per compiled ``lax.scan`` chunk.
       n_actions: the environment's action count (default: max demonstrated action + 1).
-      seed_mode: how ``train.run`` puts seeds in one compiled chunk: "map" (``lax.map``) or
-        "vmap" (see `IQTrainer`).
 
     Returns:
-      ``train`` (`IQTrainer`): ``train(key) -> (IQState, metrics)`` is pure in ``key`` (``jax.vmap(train)(keys)``
+      ``train`` (`iqlib.bc.OfflineTrainer`): ``train(key) -> (IQState, metrics)`` is pure in ``key`` (``jax.vmap(train)(keys)``
       trains seeds in parallel); ``train.run(keys, callback=...)`` trains ``len(keys)`` seeds in
       vmapped compiled chunks and calls back between chunks. Metrics: the keys of
       `iq_loss_terms`, ``(num_steps,)`` per seed. ``train.policy_graphdef`` is the Q-network's
@@ -309,8 +288,6 @@ def make_train(config: IQLearnNeuralConfig, demos: Transitions, num_steps: int, 
         (loss "v0"), or a num_steps that is not a positive multiple of chunk_size.
     """
     n_actions = _check_demos(demos, n_actions, config)
-    if seed_mode not in ("map", "vmap"):
-        raise ValueError(f"seed_mode must be 'map' or 'vmap', got {seed_mode!r}")
     obs_dim = int(np.asarray(demos.obs).shape[1])
     mean, std = obs_statistics(demos) if config.normalize_obs else (np.zeros(obs_dim, np.float32),
                                                                      np.ones(obs_dim, np.float32))
@@ -344,7 +321,7 @@ def make_train(config: IQLearnNeuralConfig, demos: Transitions, num_steps: int, 
         params = carry.critic.params
         return fold_obs_normalization(params, mean, std) if config.normalize_obs else params
 
-    return IQTrainer(init, update, data, int(num_steps), int(chunk_size), graphdef, policy_params, seed_mode)
+    return OfflineTrainer(init, update, data, int(num_steps), int(chunk_size), graphdef, policy_params)
 
 
 def _act(graphdef, fn):
@@ -406,6 +383,7 @@ def wall_time_to_return(train: OfflineTrainer, key, env_id: str, target_return: 
     import time
 
     from .envs import evaluate
+    from .training import make_chunk
 
     start = time.perf_counter()
     chunk = jax.jit(lambda c, d: make_chunk(lambda x: train.update(x, d), train.chunk_size)(c))

@@ -198,10 +198,8 @@ def test_vmapped_seeds_and_stochastic_act_shapes():
     cfg = IQLearnNeuralConfig(hidden=(16,), batch_size=16)
     train = make_train(cfg, demos, 20, 10, n_actions=3)
     keys = jax.random.split(jax.random.key(0), 3)
-    carry, metrics = train.run(keys)  # seeds by lax.map
+    carry, metrics = train.run(keys)  # seeds vmapped in compiled chunks
     assert metrics["loss"].shape == (3, 20)
-    _, metrics_v = make_train(cfg, demos, 20, 10, n_actions=3, seed_mode="vmap").run(keys)
-    np.testing.assert_allclose(metrics_v["loss"], metrics["loss"], rtol=1e-4, atol=1e-6)
     _, metrics_p = jax.vmap(train)(keys)  # train(key) is pure: the same numbers through jax.vmap
     np.testing.assert_allclose(metrics_p["loss"], metrics["loss"], rtol=1e-4, atol=1e-6)
     params = train.policy_params(carry)
