@@ -34,7 +34,7 @@ import optax
 from .datasets import Transitions, to_arrays, to_transitions
 from .distributions import gaussian_log_prob
 from .networks import CategoricalPolicy, GaussianPolicy, apply, init_params
-from .training import TrainState, apply_gradients, create_train_state, make_chunk, stack_metrics
+from .training import TrainState, apply_gradients, create_train_state, make_chunk, seed_batched_act, stack_metrics
 
 __all__ = ["BCConfig", "BCState", "OfflineTrainer", "prepare_data", "action_space", "sample_batch",
            "log_likelihood", "make_policy", "make_train", "deterministic_act", "stochastic_act"]
@@ -339,8 +339,7 @@ def make_train(config: BCConfig, data: Transitions | Mapping[str, Any], num_step
 
 
 def _make_act(graphdef: Any, deterministic: bool) -> Callable:
-    def one(params, obs, key):
-        out = apply(graphdef, params, obs)
+    def head(out, key):
         if isinstance(out, tuple):  # Gaussian (mean, log_std); actions stay in [-1, 1]
             mean, log_std = out
             if deterministic:
@@ -348,13 +347,7 @@ def _make_act(graphdef: Any, deterministic: bool) -> Callable:
             return jnp.clip(mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape), -1.0, 1.0)
         return jnp.argmax(out, -1) if deterministic else jax.random.categorical(key, out, axis=-1)
 
-    @jax.jit
-    def act(params, obs, key):
-        if obs.ndim == 2:
-            return one(params, obs, key)
-        return jax.vmap(one)(params, obs, jax.random.split(key, obs.shape[0]))
-
-    return act
+    return seed_batched_act(graphdef, head)
 
 
 @functools.lru_cache(maxsize=64)

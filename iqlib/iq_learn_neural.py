@@ -64,7 +64,7 @@ import optax
 from .bc import OfflineTrainer, sample_batch
 from .datasets import Transitions
 from .networks import QNetwork, apply, init_params
-from .training import TrainState, apply_gradients, create_train_state
+from .training import TrainState, apply_gradients, create_train_state, seed_batched_act
 
 __all__ = ["LOSSES", "IQLearnNeuralConfig", "IQData", "IQState", "soft_value", "implicit_reward",
            "initial_observations", "iq_loss_terms", "iq_loss", "obs_statistics", "standardize",
@@ -324,21 +324,6 @@ def make_train(config: IQLearnNeuralConfig, demos: Transitions, num_steps: int, 
     return OfflineTrainer(init, update, data, int(num_steps), int(chunk_size), graphdef, policy_params)
 
 
-def _act(graphdef, fn):
-    """Jitted ``act(params, obs, key)``: obs (B, O), or (S, B, O) with params of S seeds."""
-
-    def one(params, obs, key):
-        return fn(apply(graphdef, params, obs), key)
-
-    @jax.jit
-    def act(params, obs, key):
-        if obs.ndim == 2:
-            return one(params, obs, key)
-        return jax.vmap(one)(params, obs, jax.random.split(key, obs.shape[0]))
-
-    return act
-
-
 @functools.lru_cache(maxsize=64)
 def greedy_act(graphdef):
     """Jitted ``act(params, obs, key) -> argmax_a Q(s, a)``: obs (B, O) -> (B,) int32, or
@@ -346,14 +331,14 @@ def greedy_act(graphdef):
 
     For `iqlib.envs.evaluate`: ``functools.partial(greedy_act(g), params)`` (``batch_shape=(S,)``).
     """
-    return _act(graphdef, lambda q, key: jnp.argmax(q, axis=-1).astype(jnp.int32))
+    return seed_batched_act(graphdef, lambda q, key: jnp.argmax(q, axis=-1).astype(jnp.int32))
 
 
 @functools.lru_cache(maxsize=64)
 def stochastic_act(graphdef, alpha: float):
     """Jitted ``act(params, obs, key) -> a ∼ softmax(Q(s, ·)/α)`` (the soft-optimal policy of
     Q at temperature α); shapes as `greedy_act`, an independent key per seed."""
-    return _act(graphdef, lambda q, key: jax.random.categorical(key, q / alpha, axis=-1).astype(jnp.int32))
+    return seed_batched_act(graphdef, lambda q, key: jax.random.categorical(key, q / alpha, axis=-1).astype(jnp.int32))
 
 
 def recovered_reward(graphdef, params, batch: Transitions, gamma: float, alpha: float):
