@@ -34,7 +34,7 @@ test: install
 
 ## bench: run every benchmarks/*.py with the venv's python
 bench: install
-	@set -e; for f in benchmarks/*.py; do \
+	@set -e; for f in benchmarks/[!_]*.py; do \
 		[ -e "$$f" ] || continue; \
 		echo "== $$f"; \
 		$(VPY) "$$f"; \

@@ -18,7 +18,7 @@ Ways to run 8 seeds in one compiled chunk (``--modes``):
           each with unbatched matmuls.
   unroll  a Python loop over the seeds inside the compiled step (S copies of the update in one
           program, which XLA may schedule in parallel).
-The library trains seeds with vmap (`iqlib.bc.OfflineTrainer.run`); map and unroll are the
+The library trains seeds with vmap (`iqlib.offline.OfflineTrainer.run`); map and unroll are the
 measured alternatives. One IQ-Learn update runs the Q-network once on obs, next obs and initial
 states concatenated (`iqlib.iq_learn_neural.iq_loss_terms`).
 """
@@ -28,10 +28,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
-import time
+
+from _harness import median, peak_rss_mb, timed_call
 
 SIZES = {"CartPole": (4, 2), "LunarLander": (8, 4)}
 
@@ -84,36 +84,29 @@ def build(algo: str, size: str, seeds: int, mode: str, chunk: int):
 
 
 def timed(compiled, carry, data):
-    import jax
-
-    t0 = time.perf_counter()
-    carry, m = compiled(carry, data)
-    jax.block_until_ready(m)
-    return carry, time.perf_counter() - t0
+    """One compiled chunk: ``(carry, seconds)``."""
+    (carry, _), t = timed_call(compiled, carry, data)
+    return carry, t
 
 
 def one(algo: str, size: str, seeds: int, mode: str, chunk: int, repeats: int) -> dict:
     """Compile and run one configuration alone in this process: first-chunk time, updates/s, peak RSS."""
-    import numpy as np
-
     compiled, carry, data = build(algo, size, seeds, mode, chunk)
     carry, first = timed(compiled, carry, data)
     times = []
     for _ in range(repeats):
         carry, t = timed(compiled, carry, data)
         times.append(t)
-    ups = chunk / float(np.median(times))
+    ups = chunk / median(times)
     return {"algo": algo, "size": size, "seeds": seeds, "mode": mode if seeds > 1 else "-",
             "first_chunk_s": first, "updates_per_s": ups, "aggregate": ups * seeds,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def interleaved(algo: str, size: str, modes: list, chunk: int, rounds: int) -> dict:
     """Aggregate updates/s of 1 seed and of 8 seeds per mode, measured round-robin in one process
     (chunk after chunk, alternating configurations), so that a load change on a shared machine
     hits all of them alike; median over ``rounds``."""
-    import numpy as np
-
     configs = {"1": build(algo, size, 1, "-", chunk)}
     configs.update({m: build(algo, size, 8, m, chunk) for m in modes})
     state = {}
@@ -124,7 +117,7 @@ def interleaved(algo: str, size: str, modes: list, chunk: int, rounds: int) -> d
         for name, (compiled, _, data) in configs.items():
             state[name], t = timed(compiled, state[name], data)
             times[name].append(t)
-    return {name: (1 if name == "1" else 8) * chunk / float(np.median(t)) for name, t in times.items()}
+    return {name: (1 if name == "1" else 8) * chunk / median(t) for name, t in times.items()}
 
 
 def main(argv=None) -> int:

@@ -10,10 +10,6 @@ Peak memory is the process's ``ru_maxrss`` after each row (monotone: it includes
 
 from __future__ import annotations
 
-import resource
-import sys
-import time
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,6 +19,8 @@ from iqlib.iq_learn_online import IQLearnOnlineConfig, make_iq_update
 from iqlib.online_imitation import make_carry, replay_add
 from iqlib.sac import init_sac
 from iqlib.training import make_chunk
+
+from _harness import median, peak_rss_mb, time_steps
 
 OBS, ACT, N_DEMO, N_REPLAY, CHUNK, REPEATS = 11, 3, 1_000, 10_000, 50, 3
 
@@ -55,20 +53,10 @@ def main():
     for n_seeds in (1, 8):
         nets, carry = carry_for(n_seeds, config, rng)
         chunk = make_chunk(make_iq_update(nets, config), CHUNK, vmap_seeds=True)
-        t0 = time.perf_counter()
-        carry, m = chunk(carry)
-        jax.block_until_ready(m)
-        first = time.perf_counter() - t0
-        times = []
-        for _ in range(REPEATS):
-            t0 = time.perf_counter()
-            carry, m = chunk(carry)
-            jax.block_until_ready(m)
-            times.append(time.perf_counter() - t0)
-        best = float(np.median(times))
+        carry, m, first, times = time_steps(chunk, carry, REPEATS)
+        best = median(times)
         rate = n_seeds * CHUNK / best
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 1024**2)
-        print(f"{n_seeds:>5} {first:>18.2f} {best:>10.3f} {rate:>22.1f} {rate / n_seeds:>9.1f} {rss:>15.0f}")
+        print(f"{n_seeds:>5} {first:>18.2f} {best:>10.3f} {rate:>22.1f} {rate / n_seeds:>9.1f} {peak_rss_mb():>15.0f}")
         assert np.all(np.isfinite(np.asarray(m["critic_loss"])))
 
 

@@ -23,10 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
+
+from _harness import peak_rss_mb, timed_call
 
 OBS_DIM, ACTION_DIM, N_DATA = 17, 6, 100_000
 
@@ -100,10 +101,7 @@ def run_variant(name: str, fused: bool, chunk: int, chunks: int, seeds: int) -> 
             return c, m
     else:
         raise ValueError(name)
-    t0 = time.perf_counter()
-    carry, m = step(carry)  # compile + first chunk
-    jax.block_until_ready(carry)
-    compile_s = time.perf_counter() - t0
+    (carry, m), compile_s = timed_call(step, carry)  # compile + first chunk
     load = os.getloadavg()[0]
     c0, t0 = time.process_time(), time.perf_counter()
     for _ in range(chunks):
@@ -114,7 +112,7 @@ def run_variant(name: str, fused: bool, chunk: int, chunks: int, seeds: int) -> 
     return {"variant": name, "twins": "fused" if fused else "looped", "seeds": n_seeds,
             "updates_per_s_per_seed": updates / wall, "aggregate_updates_per_s": n_seeds * updates / wall,
             "cpu_s_per_1k_updates": 1000.0 * cpu / (n_seeds * updates), "compile_s": compile_s,
-            "load_1min": load, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+            "load_1min": load, "peak_rss_mb": peak_rss_mb()}
 
 
 def main() -> None:

@@ -6,8 +6,6 @@ first call and the median of `--repeats` further calls (compiled). Run: `make be
 """
 
 import argparse
-import statistics
-import time
 
 import jax
 
@@ -21,17 +19,13 @@ from iqlib.mle import fit_structural_mle
 from iqlib.sampling import sample_trajectories, state_action_counts
 from iqlib.soft_bellman import solve_soft_bellman
 
+from _harness import median, timed_call
+
 
 def timed(fn, repeats):
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(fn())
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return out, first, statistics.median(times)
+    """``(fn(), first call's seconds, median seconds of ``repeats`` more calls)``."""
+    out, first = timed_call(fn)
+    return out, first, median([timed_call(fn)[1] for _ in range(repeats)])
 
 
 def row(name, size, out, first, median):

@@ -44,7 +44,7 @@ TV variants follows WGAN-GP (Gulrajani et al. 2017): (‖∇Q‖ − 1)² at int
 and policy states — offline all expert states; ours is 0 for a network constant in s and
 positive otherwise.
 
-Training uses the offline driver of `iqlib.bc` (`OfflineTrainer`: `lax.scan` chunks from
+Training uses the offline driver of `iqlib.offline` (`OfflineTrainer`: `lax.scan` chunks from
 `iqlib.training.make_chunk`, seeds vmapped), with the demonstrations an argument of each
 compiled chunk. Every update runs the Q-network once on all the rows it needs (expert obs and
 next obs, policy rows, initial states) concatenated: fewer, larger matmuls.
@@ -61,7 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .bc import OfflineTrainer, sample_batch
+from .offline import OfflineTrainer, sample_batch
 from .datasets import Transitions
 from .networks import QNetwork, apply, init_params
 from .training import TrainState, apply_gradients, create_train_state, seed_batched_act
@@ -264,7 +264,7 @@ class IQState(NamedTuple):
 
 def make_train(config: IQLearnNeuralConfig, demos: Transitions, num_steps: int, chunk_size: int = 500, *,
                n_actions: int | None = None) -> OfflineTrainer:
-    """Offline IQ-Learn on ``demos`` only: an `iqlib.bc.OfflineTrainer` (the project's driver).
+    """Offline IQ-Learn on ``demos`` only: an `iqlib.offline.OfflineTrainer` (the project's driver).
 
     Args:
       config: `IQLearnNeuralConfig`.
@@ -274,7 +274,7 @@ def make_train(config: IQLearnNeuralConfig, demos: Transitions, num_steps: int, 
       n_actions: the environment's action count (default: max demonstrated action + 1).
 
     Returns:
-      ``train`` (`iqlib.bc.OfflineTrainer`): ``train(key) -> (IQState, metrics)`` is pure in ``key`` (``jax.vmap(train)(keys)``
+      ``train`` (`iqlib.offline.OfflineTrainer`): ``train(key) -> (IQState, metrics)`` is pure in ``key`` (``jax.vmap(train)(keys)``
       trains seeds in parallel); ``train.run(keys, callback=...)`` trains ``len(keys)`` seeds in
       vmapped compiled chunks and calls back between chunks. Metrics: the keys of
       `iq_loss_terms`, ``(num_steps,)`` per seed. ``train.policy_graphdef`` is the Q-network's

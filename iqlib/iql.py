@@ -39,7 +39,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .bc import OfflineTrainer, action_space, log_likelihood, make_policy, prepare_data, sample_batch
+from .bc import log_likelihood, make_policy
+from .offline import OfflineTrainer, action_space, prepare_data, sample_batch
 from .datasets import Transitions
 from .expectile import expectile_loss
 from .networks import MLP, QNetwork, ValueNetwork, apply, init_params
@@ -214,12 +215,12 @@ def make_train(config: IQLConfig, data: Transitions | Mapping[str, Any], num_ste
       n_actions: number of discrete actions (default max dataset action + 1).
 
     Returns:
-      :class:`~iqlib.bc.OfflineTrainer`; metrics per update: ``value_loss, critic_loss,
+      :class:`~iqlib.offline.OfflineTrainer`; metrics per update: ``value_loss, critic_loss,
       actor_loss`` (Eqs. 5–7, before the step), ``v, q, advantage`` (batch means of V(s),
       min_i Q̂_i(s, a), A), ``awr_weight`` (mean), ``clipped_fraction``, ``actor_lr``.
 
     Raises:
-      ValueError: bad data (see :func:`iqlib.bc.prepare_data`) or ``num_steps``/``chunk_size``.
+      ValueError: bad data (see :func:`iqlib.offline.prepare_data`) or ``num_steps``/``chunk_size``.
     """
     data = prepare_data(data)
     space = action_space(data, n_actions)

@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .bc import deterministic_act, prepare_data, stochastic_act
+from .offline import deterministic_act, prepare_data, stochastic_act
 from .datasets import Transitions
 from .envs import env_spec, evaluate, make_env
 from .iql import IQLConfig, IQLState, make_train
@@ -132,7 +132,7 @@ def make_online_chunk(update: Callable, train_freq: int, batch_size: int, view_f
     """Jitted ``chunk(carry, data, size, key) -> (carry, metrics)``: ``train_freq`` IQL updates.
 
     Args:
-      update: ``(carry, data) -> (carry, metrics)`` (:attr:`iqlib.bc.OfflineTrainer.update`),
+      update: ``(carry, data) -> (carry, metrics)`` (:attr:`iqlib.offline.OfflineTrainer.update`),
         which draws its minibatch of ``batch_size`` uniformly from the rows of ``data``.
       train_freq: updates per call (one ``lax.scan`` via :func:`iqlib.training.make_chunk`).
       batch_size: the update's minibatch size B; view_factor: M = view_factor · B.

@@ -41,6 +41,7 @@ __all__ = [
     "Str",
     "Bool",
     "ListOf",
+    "Optional",
     "OutputDir",
     "Params",
     "check_parameters",
@@ -203,6 +204,36 @@ class ListOf:
         if len(value) < self.min_len or (self.max_len is not None and len(value) > self.max_len):
             raise _fail(name, value, expected)
         return [self.item(f"{name}[{i}]", v) for i, v in enumerate(value)]
+
+
+@dataclass(frozen=True)
+class Optional:
+    """``None`` (meaning "use the default", which the notebook documents), or a value that
+    passes ``item``.
+
+    >>> Optional(Float(lo=0.0))("temperature", None) is None
+    True
+    >>> Optional(Float(lo=0.0))("temperature", 10)
+    10.0
+    >>> Optional(Float(lo=0.0))("temperature", -1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: parameter 'temperature': expected None or a number in [0.0, inf), got -1.0
+    """
+
+    item: Validator
+
+    def __call__(self, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return self.item(name, value)
+        except ValueError as err:
+            prefix = f"parameter {name!r}: expected "
+            msg = str(err)
+            if msg.startswith(prefix):
+                raise ValueError(prefix + "None or " + msg[len(prefix):]) from None
+            raise
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,7 @@ from iqlib.iq_learn_neural import (IQLearnNeuralConfig, fold_obs_normalization, 
                                    obs_statistics, recovered_reward, standardize, stochastic_act,
                                    wall_time_to_return)
 from iqlib.networks import apply
+from iqlib.offline import deterministic_act, stochastic_act
 from iqlib.plotting import STYLE
 from iqlib.runner import REPO_ROOT
 
@@ -178,7 +179,7 @@ def run_learner(kind, env_id, demos, n_actions, keys):
         train = bc.make_train(bc_config, standardize(demos, mean, std), P.train_steps, chunk_size=P.chunk_size,
                               n_actions=n_actions)
         params_of = lambda carry: fold_obs_normalization(train.policy_params(carry), mean, std)  # noqa: E731
-        act_g, act_s = bc.deterministic_act(train.policy_graphdef), bc.stochastic_act(train.policy_graphdef)
+        act_g, act_s = deterministic_act(train.policy_graphdef), stochastic_act(train.policy_graphdef)
     curve = []
 
     def callback(step, carry, _):
@@ -336,7 +337,7 @@ for env_id in P.env_ids:
     train_obs = select_episodes(data[env_id]["demos"], np.arange(kmin)).obs
     for kind in ("iq", "bc"):
         res = results[(env_id, kind, kmin)]
-        act = greedy_act(res["graphdef"]) if kind == "iq" else bc.deterministic_act(res["graphdef"])
+        act = greedy_act(res["graphdef"]) if kind == "iq" else deterministic_act(res["graphdef"])
         on_train = np.mean([np.mean(np.asarray(act(jax.tree_util.tree_map(lambda x: x[i], res["params"]), train_obs,
                                                     jax.random.key(0))) != np.argmax(e_q(train_obs), -1))
                             for i in range(P.n_seeds)])

@@ -54,6 +54,8 @@ hidden = 64
 batch_size = 256
 top_fraction = 0.1
 seed_group = 0
+expectile = None
+temperature = None
 
 # %% [markdown]
 # **Parameters.** `datasets`: names from `iqlib.offline_data.dataset_names()`; `n_seeds`
@@ -63,7 +65,8 @@ seed_group = 0
 # is 10× cheaper per update and enough for CartPole) and
 # `batch_size` the minibatch (paper: 256). τ and β come from the dataset's domain
 # (`IQLConfig.for_domain`: locomotion τ 0.7, β 3; maze τ 0.9, β 10 — the paper's AntMaze
-# values; discrete τ 0.7, β 3, our choice). `top_fraction` is the share of episodes 10 %BC keeps.
+# values; discrete τ 0.7, β 3, our choice); `expectile` / `temperature`, when not None, override
+# τ / β for every dataset (sweeps). `top_fraction` is the share of episodes 10 %BC keeps.
 # `seed_group` = G > 0 vmaps the seeds in groups of G run one after another (0: all seeds in one
 # vmap); same numbers, different speed: with 256-unit networks on the 2-core CPU, 8 seeds in
 # groups of 2 ran 1.26× faster than one vmap of 8 (`benchmarks/bench_iql.py`).
@@ -89,7 +92,7 @@ import jax
 import numpy as np
 
 from iqlib.offline_data import dataset_names
-from iqlib.params import Float, Int, ListOf, OutputDir, Choice, check_parameters
+from iqlib.params import Choice, Float, Int, ListOf, Optional, OutputDir, check_parameters
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -103,6 +106,8 @@ P = check_parameters(globals(), {
     "batch_size": Int(1, 1_000_000),
     "top_fraction": Float(0.0, 1.0, lo_open=True),
     "seed_group": Int(0, 64),
+    "expectile": Optional(Float(0.0, 1.0, lo_open=True, hi_open=True)),
+    "temperature": Optional(Float(0.0)),
 })
 if P.seed_group and P.n_seeds % P.seed_group:
     raise ValueError(f"seed_group ({P.seed_group}) must divide n_seeds ({P.n_seeds})")
@@ -154,7 +159,8 @@ for name in P.datasets:
 keys = jax.random.split(jax.random.key(P.seed), P.n_seeds)
 results, timings, iql_metrics = {}, {}, {}
 for name, (t, info, top) in data.items():
-    cfg = IQLConfig.for_domain(info["domain"], hidden=HIDDEN, batch_size=P.batch_size)
+    overrides = {k: v for k, v in (("expectile", P.expectile), ("temperature", P.temperature)) if v is not None}
+    cfg = IQLConfig.for_domain(info["domain"], hidden=HIDDEN, batch_size=P.batch_size, **overrides)
     bc_cfg = bc.BCConfig(hidden=HIDDEN, batch_size=P.batch_size)
     trainers = {"iql": make_train(cfg, t, P.train_steps, chunk_size=P.eval_every),
                 "bc": bc.make_train(bc_cfg, t, P.train_steps, chunk_size=P.eval_every),

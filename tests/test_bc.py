@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.bc import (BCConfig, deterministic_act, log_likelihood, make_train, prepare_data,
-                      stochastic_act)
+from iqlib.bc import BCConfig, log_likelihood, make_train
+from iqlib.offline import deterministic_act, prepare_data, stochastic_act
 from iqlib.datasets import Transitions
 from iqlib.envs import evaluate
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.bc import sample_batch
+from iqlib.offline import sample_batch
 from iqlib.datasets import Transitions
 from iqlib.iql import IQLConfig, make_train, td_target
 from iqlib.iql_online import (finetune, init_buffer, make_online_chunk, reward_transform,

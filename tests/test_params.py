@@ -11,6 +11,7 @@ from iqlib.params import (
     Float,
     Int,
     ListOf,
+    Optional,
     OutputDir,
     Params,
     Str,
@@ -35,6 +36,8 @@ from iqlib.params import (
         (Bool(), False, False),
         (ListOf(Int(lo=0)), (1, 2), [1, 2]),
         (ListOf(Float(), min_len=1, max_len=2), [1], [1.0]),
+        (Optional(Float(lo=0.0)), 3, 3.0),
+        (Optional(Int()), 0, 0),
     ],
 )
 def test_validators_accept(validator, value, expected):
@@ -70,6 +73,8 @@ def test_validators_accept(validator, value, expected):
         (ListOf(Int(), max_len=1), [1, 2]),
         (OutputDir(), ""),
         (OutputDir(), 3),
+        (Optional(Float(lo=0.0)), -1.0),
+        (Optional(Int()), "none"),
     ],
 )
 def test_validators_reject_naming_parameter(validator, value):
@@ -165,3 +170,9 @@ def test_as_metrics_is_flat_and_drops_output_dir(tmp_path):
     ns = {"output_dir": str(tmp_path / "o"), "n": 3, "taus": [0.5, 0.9]}
     P = check_parameters(ns, {"output_dir": OutputDir(), "n": Int(1), "taus": ListOf(Float(0.0, 1.0))})
     assert P.as_metrics() == {"n": 3, "taus": "0.5,0.9"}
+
+
+def test_optional_passes_none_and_says_none_is_allowed():
+    assert Optional(Float(lo=0.0))("beta", None) is None
+    with pytest.raises(ValueError, match=r"'beta': expected None or a number in \[0.0, inf\), got -2"):
+        Optional(Float(lo=0.0))("beta", -2)
