@@ -41,12 +41,12 @@ import optax
 
 from .envs import env_spec, evaluate, make_env
 from .io import load_npz_verified, load_provenance, save_npz_with_provenance
-from .networks import QNetwork, apply, init_params
+from .networks import QNetwork, apply, flatten_params, init_params, unflatten_params
 from .replay import ReplayBuffer, sample
 from .training import TrainState, apply_gradients, create_train_state, make_chunk, polyak_update
 
 __all__ = ["DQNConfig", "double_dqn_target", "soft_q_target", "dqn_loss", "make_update",
-           "make_act", "greedy_act", "train_dqn", "flatten_params", "unflatten_params",
+           "make_act", "greedy_act", "train_dqn",
            "save_expert", "load_expert", "expert_path", "EXPERT_DIR"]
 
 EXPERT_DIR = pathlib.Path(__file__).resolve().parent.parent / "data" / "experts"
@@ -282,34 +282,6 @@ def train_dqn(env_id: str, config: DQNConfig = DQNConfig(), seed: int = 0,
     hist.update(best_return=float(best[0]), best_step=int(best[2]), steps_done=int(steps),
                 updates=int(updates), wall_time_s=float(time.time() - t0))
     return graphdef, jax.tree_util.tree_map(jnp.asarray, best[1]), hist
-
-
-def _path_name(path) -> str:
-    return "/".join(str(getattr(k, "key", getattr(k, "idx", None))) for k in path
-                    if not isinstance(k, jax.tree_util.GetAttrKey))
-
-
-def flatten_params(params) -> dict[str, np.ndarray]:
-    """nnx State -> ``{"net/hidden/0/kernel": array, ...}`` ('/'-joined keys, numpy)."""
-    return {_path_name(p): np.asarray(v) for p, v in jax.tree_util.tree_flatten_with_path(params)[0]}
-
-
-def unflatten_params(template, flat: dict[str, np.ndarray]):
-    """Inverse of :func:`flatten_params`: the leaves of ``flat`` in the tree of ``template``.
-
-    Raises:
-      ValueError: if the keys or shapes of ``flat`` do not match ``template``.
-    """
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
-    names = [_path_name(p) for p, _ in leaves]
-    if set(names) != set(flat):
-        raise ValueError(f"param keys {sorted(flat)} do not match the network's {sorted(names)}")
-    out = []
-    for name, (_, ref) in zip(names, leaves):
-        if tuple(np.shape(flat[name])) != tuple(ref.shape):
-            raise ValueError(f"param {name!r} has shape {np.shape(flat[name])}, network expects {ref.shape}")
-        out.append(jnp.asarray(flat[name], ref.dtype))
-    return jax.tree_util.tree_unflatten(treedef, out)
 
 
 def expert_path(env_id: str, directory=None) -> pathlib.Path:

@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "init_params",
     "apply",
     "count_params",
+    "flatten_params",
+    "unflatten_params",
     "LOG_STD_MIN",
     "LOG_STD_MAX",
 ]
@@ -181,3 +184,32 @@ def apply(graphdef: Any, params: Any, *args: Any) -> Any:
 def count_params(params: Any) -> int:
     """Number of scalars in a params pytree (all seeds together if batched)."""
     return int(sum(x.size for x in jax.tree_util.tree_leaves(params)))
+
+
+def _path_name(path) -> str:
+    return "/".join(str(getattr(k, "key", getattr(k, "idx", None))) for k in path
+                    if not isinstance(k, jax.tree_util.GetAttrKey))
+
+
+def flatten_params(params) -> dict[str, np.ndarray]:
+    """nnx State -> ``{"net/hidden/0/kernel": array, ...}`` ('/'-joined keys, numpy): the
+    layout of every checkpoint under ``data/experts/`` (``np.savez`` keys)."""
+    return {_path_name(p): np.asarray(v) for p, v in jax.tree_util.tree_flatten_with_path(params)[0]}
+
+
+def unflatten_params(template, flat: dict[str, np.ndarray]):
+    """Inverse of :func:`flatten_params`: the leaves of ``flat`` in the tree of ``template``.
+
+    Raises:
+      ValueError: if the keys or shapes of ``flat`` do not match ``template``.
+    """
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+    names = [_path_name(p) for p, _ in leaves]
+    if set(names) != set(flat):
+        raise ValueError(f"param keys {sorted(flat)} do not match the network's {sorted(names)}")
+    out = []
+    for name, (_, ref) in zip(names, leaves):
+        if tuple(np.shape(flat[name])) != tuple(ref.shape):
+            raise ValueError(f"param {name!r} has shape {np.shape(flat[name])}, network expects {ref.shape}")
+        out.append(jnp.asarray(flat[name], ref.dtype))
+    return jax.tree_util.tree_unflatten(treedef, out)

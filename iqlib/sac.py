@@ -27,12 +27,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx
 
 from .datasets import Transitions
 from .distributions import tanh_gaussian_mode, tanh_gaussian_sample
 from .envs import env_spec, evaluate, make_env
-from .networks import DoubleCritic, TanhGaussianActor, apply, init_params
+from .networks import DoubleCritic, TanhGaussianActor, apply, flatten_params, init_params, unflatten_params
 from .replay import ReplayBuffer, sample
 from .training import TrainState, apply_gradients, create_train_state, make_chunk, polyak_update
 
@@ -283,18 +282,6 @@ def train_sac(env_id: str, config: SACConfig = SACConfig(), seed: int = 0, total
     return nets, state, history, buffer
 
 
-def _flatten(params) -> dict[str, np.ndarray]:
-    out = {}
-
-    def walk(d, prefix):
-        for k, v in d.items():
-            name = f"{prefix}/{k}" if prefix else str(k)
-            walk(v, name) if isinstance(v, dict) else out.__setitem__(name, np.asarray(v, np.float32))
-
-    walk(nnx.to_pure_dict(params), "")
-    return out
-
-
 def save_actor(path, params, provenance: dict) -> str:
     """Write actor params (flattened nnx State, '/'-joined keys) + provenance; return sha256.
 
@@ -305,7 +292,7 @@ def save_actor(path, params, provenance: dict) -> str:
     for k in ("env_id", "hidden"):
         if k not in provenance:
             raise ValueError(f"provenance must hold {k!r} to rebuild the actor")
-    return save_npz_with_provenance(path, _flatten(params), provenance)
+    return save_npz_with_provenance(path, flatten_params(params), provenance)
 
 
 def load_actor(path) -> tuple[Any, Any]:
@@ -317,16 +304,10 @@ def load_actor(path) -> tuple[Any, Any]:
     spec = env_spec(prov["env_id"])
     actor_def, params = init_params(lambda r: TanhGaussianActor(spec["obs_dim"], spec["action_dim"],
                                                                  tuple(prov["hidden"]), rngs=r), jax.random.key(0))
-    mine = _flatten(params)
-    if set(mine) != set(flat) or any(mine[k].shape != flat[k].shape for k in mine):
-        raise ValueError(f"{path}: stored arrays do not match a TanhGaussianActor with hidden={prov['hidden']}")
-    pure = nnx.to_pure_dict(params)
-
-    def fill(d, prefix):
-        return {k: fill(v, f"{prefix}/{k}" if prefix else str(k)) if isinstance(v, dict)
-                else jnp.asarray(flat[f"{prefix}/{k}" if prefix else str(k)]) for k, v in d.items()}
-
-    nnx.replace_by_pure_dict(params, fill(pure, ""))
+    try:
+        params = unflatten_params(params, flat)
+    except ValueError as err:
+        raise ValueError(f"{path}: stored arrays do not match a TanhGaussianActor with hidden={prov['hidden']}: {err}") from None
     return actor_def, params
 
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from iqlib.datasets import Transitions, episode_bounds, load_dataset
-from iqlib.dqn import (DQNConfig, dqn_loss, double_dqn_target, flatten_params, greedy_act, load_expert,
-                       make_optimizer, make_update, soft_q_target, train_dqn, unflatten_params)
+from iqlib.dqn import (DQNConfig, dqn_loss, double_dqn_target, greedy_act, load_expert, make_optimizer,
+                       make_update, soft_q_target, train_dqn)
+from iqlib.networks import flatten_params, unflatten_params
 from iqlib.envs import evaluate
 from iqlib.io import load_provenance
 from iqlib.networks import QNetwork, apply, init_params
