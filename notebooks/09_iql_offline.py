@@ -157,7 +157,7 @@ for name in P.datasets:
 
 # %%
 keys = jax.random.split(jax.random.key(P.seed), P.n_seeds)
-results, timings, iql_metrics = {}, {}, {}
+results, timings, iql_metrics, iql_carry = {}, {}, {}, {}
 for name, (t, info, top) in data.items():
     overrides = {k: v for k, v in (("expectile", P.expectile), ("temperature", P.temperature)) if v is not None}
     cfg = IQLConfig.for_domain(info["domain"], hidden=HIDDEN, batch_size=P.batch_size, **overrides)
@@ -167,13 +167,13 @@ for name, (t, info, top) in data.items():
                 "pctbc": bc.make_train(bc_cfg, top, P.train_steps, chunk_size=P.eval_every)}
     for method, trainer in trainers.items():
         t0 = time.perf_counter()
-        _, metrics, steps, returns = trainer.run_with_evaluation(
+        carry, metrics, steps, returns = trainer.run_with_evaluation(
             keys, info["env_id"], P.eval_episodes, seed=EVAL_SEED, progress=True, desc=f"{name} {method}",
             seed_group=P.seed_group or None)
         timings[name, method] = time.perf_counter() - t0
         results[name, method] = normalized_score(returns, info["ref_random_return"], info["ref_expert_return"])
         if method == "iql":
-            iql_metrics[name] = metrics
+            iql_metrics[name], iql_carry[name] = metrics, carry
     print(f"{name}: " + ", ".join(f"{m} {timings[name, m]:.1f} s" for m in trainers)
           + f"  (τ {cfg.expectile}, β {cfg.temperature})")
 
@@ -232,6 +232,54 @@ for name, m in iql_metrics.items():
         print(f"  {k:17s} " + " ".join(f"{v:9.3f}" for v in window(m[k])))
     summary[f"{name}_iql_final_clipped_fraction"] = float(np.mean(m["clipped_fraction"][:, -max(1, w):]))
     summary[f"{name}_iql_final_critic_loss"] = float(np.mean(m["critic_loss"][:, -max(1, w):]))
+
+# %% [markdown]
+# ## The maze: has V propagated from the goal?
+#
+# With rewards r − 1 and no terminal states, the optimal value of a state k controller steps
+# from the goal is about $-(1-\gamma^k)/(1-\gamma)$: 0 at the goal, falling with the
+# shortest-path distance. For each maze dataset in this run we evaluate the learned V at the
+# centre of every free cell (at rest) and compare it with the cell's shortest-path distance to
+# the evaluation goal (grid moves, `iqlib.pointmaze.bfs_distances`): the rank correlation of V
+# with −distance says whether the value has learned *where the goal is*; if V is ordered but
+# the policy still fails, the fault is in the extraction, not the values.
+
+# %%
+import matplotlib.pyplot as plt
+from scipy.stats import spearmanr
+
+from iqlib import pointmaze
+from iqlib.networks import ValueNetwork, apply, init_params
+
+for name, carry in iql_carry.items():
+    t, info, _ = data[name]
+    if info["domain"] != "maze":
+        continue
+    maze_map = pointmaze.MEDIUM_MAP
+    cells = pointmaze.free_cells(maze_map)
+    goal_cell = tuple(info["provenance"]["eval_goal_cell"])
+    dist = pointmaze.bfs_distances(maze_map, goal_cell)[cells[:, 0], cells[:, 1]]
+    obs = np.zeros((len(cells), t.obs.shape[1]), np.float32)
+    obs[:, :2] = pointmaze.cell_to_xy(cells, maze_map)
+    vdef = init_params(lambda r: ValueNetwork(t.obs.shape[1], HIDDEN, rngs=r), jax.random.key(0))[0]
+    v = np.asarray(jax.vmap(lambda p: apply(vdef, p, obs))(carry.value.params))  # (seeds, cells)
+    rho = np.array([spearmanr(vi, -dist)[0] for vi in v])
+    summary[f"{name}_iql_value_distance_spearman"] = float(rho.mean())
+    print(f"{name}: Spearman(V, −distance to goal) per seed {np.round(rho, 2)}; "
+          f"V at the goal cell {v[:, dist == 0].mean():.1f}, at the farthest cells {v[:, dist == dist.max()].mean():.1f}")
+    grid = np.full(maze_map.shape, np.nan)
+    grid[cells[:, 0], cells[:, 1]] = v.mean(0)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+    im = axes[0].imshow(grid, cmap="viridis")
+    axes[0].set_title("IQL's V at cell centres (mean over seeds)")
+    fig.colorbar(im, ax=axes[0], shrink=0.8)
+    axes[1].scatter(dist, v.mean(0), s=14)
+    axes[1].set(xlabel="shortest-path distance to the goal [cells]", ylabel="V (mean over seeds)",
+                title=f"Spearman(V, −distance) = {rho.mean():.2f}")
+    for ax in axes[:1]:
+        ax.plot(goal_cell[1], goal_cell[0], "r*", ms=12)
+        ax.set_xticks([]), ax.set_yticks([])
+    save_figure(fig, out / f"value_map_{name}.png")
 
 # %% [markdown]
 # ## Checks against the targets
