@@ -61,15 +61,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .offline import OfflineTrainer, sample_batch
 from .datasets import Transitions
 from .networks import QNetwork, apply, init_params
+from .normalization import fold_obs_normalization, obs_statistics, standardize
+from .offline import OfflineTrainer, sample_batch
 from .training import TrainState, apply_gradients, create_train_state, seed_batched_act
 
 __all__ = ["LOSSES", "IQLearnNeuralConfig", "IQData", "IQState", "soft_value", "implicit_reward",
-           "initial_observations", "iq_loss_terms", "iq_loss", "obs_statistics", "standardize",
-           "fold_obs_normalization", "make_train", "greedy_act", "stochastic_act", "recovered_reward",
-           "wall_time_to_return"]
+           "initial_observations", "iq_loss_terms", "iq_loss", "make_train", "greedy_act", "stochastic_act",
+           "recovered_reward"]
 
 LOSSES = ("value", "value_expert", "v0")
 
@@ -198,38 +198,6 @@ def iq_loss(graphdef, params, expert, policy, init_obs, config: IQLearnNeuralCon
     return terms["loss"], terms
 
 
-def obs_statistics(demos: Transitions, eps: float = 1e-3):
-    """Per-dimension mean and std (+ eps, so a constant coordinate does not divide by 0) of
-    ``demos.obs``: two (O,) float32 arrays."""
-    obs = np.asarray(demos.obs, np.float64)
-    return obs.mean(0).astype(np.float32), (obs.std(0) + eps).astype(np.float32)
-
-
-def standardize(demos: Transitions, mean, std) -> Transitions:
-    """``demos`` with obs and next_obs mapped to (x − mean)/std."""
-    return demos._replace(obs=((np.asarray(demos.obs) - mean) / std).astype(np.float32),
-                          next_obs=((np.asarray(demos.next_obs) - mean) / std).astype(np.float32))
-
-
-def fold_obs_normalization(params, mean, std):
-    """Params of an `iqlib.networks.MLP`-based module trained on (s − mean)/std, rewritten to
-    take raw s: first layer kernel K: (O, H) → K/std, bias b → b − (mean/std) @ K (exact).
-    Works for `QNetwork` and `CategoricalPolicy` params, with or without a leading seed axis."""
-    mean, std = jnp.asarray(mean), jnp.asarray(std)
-    first = params["net"]["hidden"][0]
-    kernel, bias = first["kernel"][...], first["bias"][...]
-
-    def fold(path, x):
-        name = jax.tree_util.keystr(path)
-        if name.startswith("['net']['hidden'][0]['kernel']"):
-            return kernel / std[:, None]
-        if name.startswith("['net']['hidden'][0]['bias']"):
-            return bias - jnp.einsum("o,...oh->...h", mean / std, kernel)
-        return x
-
-    return jax.tree_util.tree_map_with_path(fold, params)
-
-
 def _check_demos(demos: Transitions, n_actions: int | None, config: IQLearnNeuralConfig) -> int:
     if not isinstance(demos, Transitions):
         raise ValueError(f"demos must be iqlib.datasets.Transitions, got {type(demos).__name__}")
@@ -350,34 +318,3 @@ def recovered_reward(graphdef, params, batch: Transitions, gamma: float, alpha: 
     q, q_next = apply(graphdef, params, jnp.asarray(batch.obs)), apply(graphdef, params, jnp.asarray(batch.next_obs))
     q_sa = jnp.take_along_axis(q, jnp.asarray(batch.action, jnp.int32)[:, None], -1)[:, 0]
     return implicit_reward(q_sa, soft_value(q_next, alpha), jnp.asarray(batch.terminal, q.dtype), gamma)
-
-
-def wall_time_to_return(train: OfflineTrainer, key, env_id: str, target_return: float, *, n_episodes: int = 5,
-                        seed: int = 10_000) -> dict:
-    """Wall time until one seed's greedy policy first reaches ``target_return`` (compilation included).
-
-    Trains one seed chunk by chunk (``train.chunk_size`` updates each, up to ``train.num_steps``)
-    and after each chunk evaluates ``n_episodes`` greedy episodes (`iqlib.envs.evaluate`, resets
-    ``seed + i``); the clock starts before the first compilation and stops when the mean return
-    ≥ ``target_return``. Evaluation time is counted too (it is part of "reaching" the return).
-
-    Returns:
-      ``{"seconds": float or nan if never reached, "steps": updates done or -1, "reached": bool,
-      "eval_seconds": time spent evaluating}``.
-    """
-    import time
-
-    from .envs import evaluate
-    from .training import make_chunk
-
-    start = time.perf_counter()
-    chunk = jax.jit(lambda c, d: make_chunk(lambda x: train.update(x, d), train.chunk_size)(c))
-    carry, act, eval_s = jax.jit(train.init)(key), greedy_act(train.policy_graphdef), 0.0
-    for done in range(train.chunk_size, train.num_steps + 1, train.chunk_size):
-        carry, _ = chunk(carry, train.data)
-        t_eval = time.perf_counter()
-        ret = evaluate(env_id, functools.partial(act, train.policy_params(carry)), n_episodes, seed).mean()
-        eval_s += time.perf_counter() - t_eval
-        if ret >= target_return:
-            return {"seconds": time.perf_counter() - start, "steps": done, "reached": True, "eval_seconds": eval_s}
-    return {"seconds": float("nan"), "steps": -1, "reached": False, "eval_seconds": eval_s}

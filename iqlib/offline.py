@@ -25,7 +25,8 @@ import numpy as np
 from .datasets import Transitions, to_arrays, to_transitions
 from .training import make_chunk, seed_batched_act, stack_metrics
 
-__all__ = ["OfflineTrainer", "prepare_data", "action_space", "sample_batch", "deterministic_act", "stochastic_act"]
+__all__ = ["OfflineTrainer", "prepare_data", "action_space", "sample_batch", "deterministic_act", "stochastic_act",
+           "wall_time_to_return"]
 
 def prepare_data(data: Transitions | Mapping[str, Any], name: str = "data") -> Transitions:
     """Validate a dataset and return it as numpy :class:`Transitions`.
@@ -265,3 +266,34 @@ def deterministic_act(graphdef: Any) -> Callable:
 def stochastic_act(graphdef: Any) -> Callable:
     """As :func:`deterministic_act`, but samples a ∼ π(·|s) (Gaussian clipped to [-1, 1])."""
     return _make_act(graphdef, False)
+
+
+def wall_time_to_return(train: OfflineTrainer, key, env_id: str, target_return: float, *, n_episodes: int = 5,
+                        seed: int = 10_000) -> dict:
+    """Wall time until one seed's policy, at its mode, first reaches ``target_return`` (compilation included).
+
+    Trains one seed chunk by chunk (``train.chunk_size`` updates each, up to ``train.num_steps``)
+    and after each chunk evaluates ``n_episodes`` episodes at the policy's mode (argmax of the
+    logits or Q-values, Gaussian mean) (`iqlib.envs.evaluate`, resets
+    ``seed + i``); the clock starts before the first compilation and stops when the mean return
+    ≥ ``target_return``. Evaluation time is counted too (it is part of "reaching" the return).
+
+    Returns:
+      ``{"seconds": float or nan if never reached, "steps": updates done or -1, "reached": bool,
+      "eval_seconds": time spent evaluating}``.
+    """
+    import time
+
+    from .envs import evaluate
+
+    start = time.perf_counter()
+    chunk = jax.jit(lambda c, d: make_chunk(lambda x: train.update(x, d), train.chunk_size)(c))
+    carry, act, eval_s = jax.jit(train.init)(key), deterministic_act(train.policy_graphdef), 0.0
+    for done in range(train.chunk_size, train.num_steps + 1, train.chunk_size):
+        carry, _ = chunk(carry, train.data)
+        t_eval = time.perf_counter()
+        ret = evaluate(env_id, functools.partial(act, train.policy_params(carry)), n_episodes, seed).mean()
+        eval_s += time.perf_counter() - t_eval
+        if ret >= target_return:
+            return {"seconds": time.perf_counter() - start, "steps": done, "reached": True, "eval_seconds": eval_s}
+    return {"seconds": float("nan"), "steps": -1, "reached": False, "eval_seconds": eval_s}

@@ -113,11 +113,10 @@ from iqlib.dqn import greedy_act as expert_greedy_act
 from iqlib.dqn import load_expert
 from iqlib.envs import env_spec, evaluate
 from iqlib.io import save_figure, save_metrics
-from iqlib.iq_learn_neural import (IQLearnNeuralConfig, fold_obs_normalization, greedy_act, make_train,
-                                   obs_statistics, recovered_reward, standardize, stochastic_act,
-                                   wall_time_to_return)
+from iqlib.iq_learn_neural import IQLearnNeuralConfig, greedy_act, make_train, recovered_reward, stochastic_act
 from iqlib.networks import apply
-from iqlib.offline import deterministic_act, stochastic_act
+from iqlib.normalization import fold_obs_normalization, obs_statistics, standardize
+from iqlib import offline
 from iqlib.plotting import STYLE
 from iqlib.runner import REPO_ROOT
 
@@ -179,7 +178,7 @@ def run_learner(kind, env_id, demos, n_actions, keys):
         train = bc.make_train(bc_config, standardize(demos, mean, std), P.train_steps, chunk_size=P.chunk_size,
                               n_actions=n_actions)
         params_of = lambda carry: fold_obs_normalization(train.policy_params(carry), mean, std)  # noqa: E731
-        act_g, act_s = deterministic_act(train.policy_graphdef), stochastic_act(train.policy_graphdef)
+        act_g, act_s = offline.deterministic_act(train.policy_graphdef), offline.stochastic_act(train.policy_graphdef)
     curve = []
 
     def callback(step, carry, _):
@@ -337,7 +336,7 @@ for env_id in P.env_ids:
     train_obs = select_episodes(data[env_id]["demos"], np.arange(kmin)).obs
     for kind in ("iq", "bc"):
         res = results[(env_id, kind, kmin)]
-        act = greedy_act(res["graphdef"]) if kind == "iq" else deterministic_act(res["graphdef"])
+        act = greedy_act(res["graphdef"]) if kind == "iq" else offline.deterministic_act(res["graphdef"])
         on_train = np.mean([np.mean(np.asarray(act(jax.tree_util.tree_map(lambda x: x[i], res["params"]), train_obs,
                                                     jax.random.key(0))) != np.argmax(e_q(train_obs), -1))
                             for i in range(P.n_seeds)])
@@ -446,7 +445,7 @@ if panels:
 if "CartPole-v1" in P.env_ids and P.time_to_expert_steps >= 250:
     steps_tte = P.time_to_expert_steps - P.time_to_expert_steps % 250
     tte_train = make_train(config, select_episodes(data["CartPole-v1"]["demos"], [0]), steps_tte, 250, n_actions=2)
-    tte = wall_time_to_return(tte_train, jax.random.key(P.seed + 7), "CartPole-v1",
+    tte = offline.wall_time_to_return(tte_train, jax.random.key(P.seed + 7), "CartPole-v1",
                               data["CartPole-v1"]["expert_return"], n_episodes=5)
     metrics["CartPole-v1_iq_1_time_to_expert_s"] = tte["seconds"] if tte["reached"] else None
     metrics["CartPole-v1_iq_1_time_to_expert_steps"] = tte["steps"]

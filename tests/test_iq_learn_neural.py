@@ -14,9 +14,10 @@ from flax import nnx
 
 import iqlib.envs
 from iqlib.datasets import Transitions, save_dataset
-from iqlib.iq_learn_neural import (IQLearnNeuralConfig, fold_obs_normalization, greedy_act, initial_observations,
-                                   iq_loss_terms, make_train, recovered_reward, soft_value, stochastic_act)
+from iqlib.iq_learn_neural import (IQLearnNeuralConfig, greedy_act, initial_observations, iq_loss_terms, make_train,
+                                   recovered_reward, soft_value, stochastic_act)
 from iqlib.networks import QNetwork, apply, init_params
+from iqlib.normalization import fold_obs_normalization
 from iqlib.runner import REPO_ROOT, execute_notebook
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "05_neural_iq_learn_offline.py"
