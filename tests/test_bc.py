@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from iqlib.bc import BCConfig, log_likelihood, make_train
-from iqlib.offline import deterministic_act, prepare_data, stochastic_act
+from iqlib.offline import deterministic_act, prepare_data, stochastic_act, wall_time_to_return
 from iqlib.datasets import Transitions
 from iqlib.envs import evaluate
 
@@ -110,6 +110,15 @@ def test_act_plugs_into_evaluate_for_all_seeds():
     same = evaluate("CartPole-v1", functools.partial(deterministic_act(train.policy_graphdef),
                                                      train.policy_params(carry)), 2, 0, batch_shape=(2,))
     np.testing.assert_array_equal(returns, same)
+
+
+def test_wall_time_to_return_stops_at_the_first_chunk_that_reaches_the_target():
+    data, _ = synthetic(n=100, obs_dim=4, discrete=True, action_dim=2)
+    train = make_train(BCConfig(hidden=(8,)), data, 3, chunk_size=1)
+    easy = wall_time_to_return(train, jax.random.key(0), "CartPole-v1", 1.0, n_episodes=2)  # every episode ≥ 1
+    assert easy["reached"] and easy["steps"] == 1 and easy["seconds"] >= easy["eval_seconds"] > 0
+    never = wall_time_to_return(train, jax.random.key(0), "CartPole-v1", 501.0, n_episodes=2)  # above the cap
+    assert not never["reached"] and never["steps"] == -1 and np.isnan(never["seconds"])
 
 
 def test_bad_inputs_give_clear_errors():
