@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from typing import Any, Callable, Mapping
 
 import jax
@@ -27,6 +28,7 @@ from .training import make_chunk, seed_batched_act, stack_metrics
 
 __all__ = ["OfflineTrainer", "prepare_data", "action_space", "sample_batch", "deterministic_act", "stochastic_act",
            "wall_time_to_return"]
+
 
 def prepare_data(data: Transitions | Mapping[str, Any], name: str = "data") -> Transitions:
     """Validate a dataset and return it as numpy :class:`Transitions`.
@@ -282,15 +284,12 @@ def wall_time_to_return(train: OfflineTrainer, key, env_id: str, target_return: 
       ``{"seconds": float or nan if never reached, "steps": updates done or -1, "reached": bool,
       "eval_seconds": time spent evaluating}``.
     """
-    import time
-
     from .envs import evaluate
 
     start = time.perf_counter()
-    chunk = jax.jit(lambda c, d: make_chunk(lambda x: train.update(x, d), train.chunk_size)(c))
-    carry, act, eval_s = jax.jit(train.init)(key), deterministic_act(train.policy_graphdef), 0.0
+    carry, act, eval_s = train._init(key), deterministic_act(train.policy_graphdef), 0.0
     for done in range(train.chunk_size, train.num_steps + 1, train.chunk_size):
-        carry, _ = chunk(carry, train.data)
+        carry, _ = train._chunk(carry, train.data)
         t_eval = time.perf_counter()
         ret = evaluate(env_id, functools.partial(act, train.policy_params(carry)), n_episodes, seed).mean()
         eval_s += time.perf_counter() - t_eval
