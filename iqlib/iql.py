@@ -46,7 +46,7 @@ from .expectile import expectile_loss
 from .networks import MLP, QNetwork, ValueNetwork, apply, init_params
 from .training import TrainState, apply_gradients, create_train_state, polyak_update
 
-__all__ = ["IQLConfig", "IQLState", "awr_weights", "td_target", "value_loss", "critic_loss",
+__all__ = ["IQLConfig", "IQLState", "IQLTrainer", "awr_weights", "td_target", "value_loss", "critic_loss",
            "actor_schedule", "make_critic", "make_train"]
 
 
@@ -202,8 +202,21 @@ def make_critic(space: dict, config: IQLConfig):
     return init, q_values
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class IQLTrainer(OfflineTrainer):
+    """:class:`~iqlib.offline.OfflineTrainer` that also holds the value network V_ψ."""
+
+    value_graphdef: Any
+
+    def value(self, carry: IQLState, obs: jax.Array) -> jax.Array:
+        """V_ψ(s) of a trained carry. obs: (N, obs_dim) → (N,); a carry with a leading seed
+        axis (from :meth:`run`) gives (n_seeds, N)."""
+        fn = lambda p: apply(self.value_graphdef, p, jnp.asarray(obs, jnp.float32))
+        return jax.vmap(fn)(carry.value.params) if jnp.ndim(carry.step) else fn(carry.value.params)
+
+
 def make_train(config: IQLConfig, data: Transitions | Mapping[str, Any], num_steps: int, *,
-               chunk_size: int = 1000, n_actions: int | None = None) -> OfflineTrainer:
+               chunk_size: int = 1000, n_actions: int | None = None) -> IQLTrainer:
     """IQL on a fixed dataset: ``train(key) -> (IQLState, metrics)``, pure and vmappable.
 
     Args:
@@ -215,7 +228,8 @@ def make_train(config: IQLConfig, data: Transitions | Mapping[str, Any], num_ste
       n_actions: number of discrete actions (default max dataset action + 1).
 
     Returns:
-      :class:`~iqlib.offline.OfflineTrainer`; metrics per update: ``value_loss, critic_loss,
+      :class:`IQLTrainer` (an :class:`~iqlib.offline.OfflineTrainer` with ``value(carry, obs)``);
+      metrics per update: ``value_loss, critic_loss,
       actor_loss`` (Eqs. 5–7, before the step), ``v, q, advantage`` (batch means of V(s),
       min_i Q̂_i(s, a), A), ``awr_weight`` (mean), ``clipped_fraction``, ``actor_lr``.
 
@@ -274,5 +288,5 @@ def make_train(config: IQLConfig, data: Transitions | Mapping[str, Any], num_ste
                    "clipped_fraction": jnp.mean(w >= config.max_weight), "actor_lr": schedule(s.step)}
         return IQLState(actor, critic, target, value, key, s.step + 1), metrics
 
-    return OfflineTrainer(init, update, jax.tree_util.tree_map(jnp.asarray, data), int(num_steps),
-                          int(chunk_size), actor_graphdef, lambda carry: carry.actor.params)
+    return IQLTrainer(init, update, jax.tree_util.tree_map(jnp.asarray, data), int(num_steps),
+                      int(chunk_size), actor_graphdef, lambda carry: carry.actor.params, value_graphdef)

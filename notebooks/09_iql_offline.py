@@ -174,7 +174,7 @@ for name, (t, info, top) in data.items():
         timings[name, method] = time.perf_counter() - t0
         results[name, method] = normalized_score(returns, info["ref_random_return"], info["ref_expert_return"])
         if method == "iql":
-            iql_metrics[name], iql_carry[name] = metrics, carry
+            iql_metrics[name], iql_carry[name] = metrics, (trainer, carry)
     print(f"{name}: " + ", ".join(f"{m} {timings[name, m]:.1f} s" for m in trainers)
           + f"  (τ {cfg.expectile}, β {cfg.temperature})")
 
@@ -250,9 +250,8 @@ import matplotlib.pyplot as plt
 from scipy.stats import spearmanr
 
 from iqlib import pointmaze
-from iqlib.networks import ValueNetwork, apply, init_params
 
-for name, carry in iql_carry.items():
+for name, (trainer, carry) in iql_carry.items():
     t, info, _ = data[name]
     if info["domain"] != "maze":
         continue
@@ -262,8 +261,7 @@ for name, carry in iql_carry.items():
     dist = pointmaze.bfs_distances(maze_map, goal_cell)[cells[:, 0], cells[:, 1]]
     obs = np.zeros((len(cells), t.obs.shape[1]), np.float32)
     obs[:, :2] = pointmaze.cell_to_xy(cells, maze_map)
-    vdef = init_params(lambda r: ValueNetwork(t.obs.shape[1], HIDDEN, rngs=r), jax.random.key(0))[0]
-    v = np.asarray(jax.vmap(lambda p: apply(vdef, p, obs))(carry.value.params))  # (seeds, cells)
+    v = np.asarray(trainer.value(carry, obs))  # (seeds, cells)
     rho = np.array([spearmanr(vi, -dist)[0] for vi in v])
     summary[f"{name}_iql_value_distance_spearman"] = float(rho.mean())
     print(f"{name}: Spearman(V, −distance to goal) per seed {np.round(rho, 2)}; "

@@ -160,6 +160,9 @@ def test_discrete_two_step_chain_values_and_greedy_action():
     carry, m = train(jax.random.key(0))
     greedy = np.asarray(train.act(carry)(np.array([s0, s1], np.float32), jax.random.key(0)))
     assert greedy.shape == (2,) and greedy[0] == 1  # going through s1 (0.9 · 1) beats the immediate 0.2
+    # V(s1) = 1; V(s0) = the τ-expectile of {Q(s0, 0), Q(s0, 1)} = {0.2, 0.9} (equal counts) = 0.2 + 0.7 τ
+    v = np.asarray(train.value(carry, np.array([s0, s1], np.float32)))
+    np.testing.assert_allclose(v, [0.2 + 0.7 * cfg.expectile, 1.0], atol=0.03)
     assert float(m["critic_loss"][-200:].mean()) < 1e-3
 
 
@@ -173,6 +176,8 @@ def test_actor_shapes_and_vmapped_seeds(discrete=False):  # discrete seed-axis s
     np.testing.assert_allclose(m["actor_lr"][1], 3e-4 * 0.5 * (1 + np.cos(np.pi * np.arange(4) / 4)), rtol=1e-5)
     out = np.asarray(train.act(carry)(np.zeros((3, 6, 4), np.float32), jax.random.key(0)))
     assert out.shape == ((3, 6) if discrete else (3, 6, 3))
+    v = np.asarray(train.value(carry, np.ones((6, 4))))  # seed axis on the carry → (seeds, N)
+    assert v.shape == (3, 6) and np.allclose(v[1], train.value(jax.tree_util.tree_map(lambda x: x[1], carry), np.ones((6, 4))))
 
 
 # ---------------------------------------------------------------- bad inputs
@@ -249,10 +254,11 @@ def test_real_files_load_with_their_conventions(name):
 # ---------------------------------------------------------------- notebook 09
 @pytest.mark.notebooks
 def test_notebook_reruns_with_tiny_parameters(tmp_path):
-    if not (DATA_DIR / "cartpole-mixed.npz").is_file():
-        pytest.skip("cartpole-mixed not generated yet")
+    names = ["cartpole-mixed", "pointmaze-medium-stitch"]
+    if not all((DATA_DIR / f"{n}.npz").is_file() for n in names):
+        pytest.skip(f"{names} not generated yet")
     out = tmp_path / "09"
-    execute_notebook(NOTEBOOK, out, {"datasets": ["cartpole-mixed"], "n_seeds": 2, "train_steps": 200,
+    execute_notebook(NOTEBOOK, out, {"datasets": names, "n_seeds": 2, "train_steps": 200,
                                      "eval_every": 100, "eval_episodes": 2, "hidden": 32, "seed": 4})
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_seeds"] == 2 and metrics["train_steps"] == 200 and metrics["seed"] == 4
@@ -261,3 +267,7 @@ def test_notebook_reruns_with_tiny_parameters(tmp_path):
         assert f"cartpole-mixed_{method}_score_best_mean" in metrics
     assert metrics["cartpole-mixed_iql_score_best_mean"] >= metrics["cartpole-mixed_iql_score_mean"] - 1e-9
     assert (out / "learning_curves_cartpole-mixed.png").is_file() and (out / "scores_cartpole-mixed.png").is_file()
+    # the maze value map: V at every free cell against the shortest-path distance to the goal
+    assert -1.0 <= metrics["pointmaze-medium-stitch_iql_value_distance_spearman"] <= 1.0
+    assert "cartpole-mixed_iql_value_distance_spearman" not in metrics
+    assert (out / "value_map_pointmaze-medium-stitch.png").is_file()
