@@ -271,3 +271,6 @@ def test_notebook_reruns_with_tiny_parameters(tmp_path):
     assert -1.0 <= metrics["pointmaze-medium-stitch_iql_value_distance_spearman"] <= 1.0
     assert "cartpole-mixed_iql_value_distance_spearman" not in metrics
     assert (out / "value_map_pointmaze-medium-stitch.png").is_file()
+    curves = json.loads((out / "curves_cartpole-mixed.json").read_text())
+    assert curves["steps"] == [100, 200] and np.asarray(curves["iql"]).shape == (2, 2)
+    assert np.mean(np.asarray(curves["iql"])[:, -1]) == pytest.approx(metrics["cartpole-mixed_iql_score_mean"])
