@@ -19,7 +19,7 @@ install: $(VENV)/.installed
 
 ## run: execute every notebook into $(OUT)/<notebook>/ and write $(OUT)/summary.{md,json}
 run: install
-	$(VPY) -m iqlib.runner --output-dir $(OUT)
+	$(VPY) -m iqlib.notebook.runner --output-dir $(OUT)
 
 NBMAKE_DIR := build/nbmake
 

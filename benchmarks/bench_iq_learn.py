@@ -12,15 +12,15 @@ measured in its own process; "interleaved" = the same ratio measured round-robin
 trust on a shared machine whose load drifts between the separate runs.
 
 Ways to run 8 seeds in one compiled chunk (``--modes``):
-  vmap    ``jax.vmap`` of the update over a leading seed axis (`iqlib.training.make_chunk`): batched
+  vmap    ``jax.vmap`` of the update over a leading seed axis (`iqlib.core.training.make_chunk`): batched
           matmuls (S, B, H) × (S, H, H).
   map     ``jax.lax.map`` over seeds inside each scan step: the seeds' updates one after another,
           each with unbatched matmuls.
   unroll  a Python loop over the seeds inside the compiled step (S copies of the update in one
           program, which XLA may schedule in parallel).
-The library trains seeds with vmap (`iqlib.offline.OfflineTrainer.run`); map and unroll are the
+The library trains seeds with vmap (`iqlib.neural.offline.OfflineTrainer.run`); map and unroll are the
 measured alternatives. One IQ-Learn update runs the Q-network once on obs, next obs and initial
-states concatenated (`iqlib.iq_learn_neural.iq_loss_terms`).
+states concatenated (`iqlib.neural.iq_learn_offline.iq_loss_terms`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ SIZES = {"CartPole": (4, 2), "LunarLander": (8, 4)}
 def synthetic_demos(obs_dim, n_actions, n=5000, episode=500, seed=0):
     import numpy as np
 
-    from iqlib.datasets import Transitions
+    from iqlib.core.transitions import Transitions
 
     rng = np.random.default_rng(seed)
     obs = rng.normal(size=(n, obs_dim)).astype(np.float32)
@@ -53,9 +53,9 @@ def build(algo: str, size: str, seeds: int, mode: str, chunk: int):
     """(compiled chunk, initial carry, data) for one configuration."""
     import jax
 
-    from iqlib import bc
-    from iqlib.iq_learn_neural import IQLearnNeuralConfig, make_train
-    from iqlib.training import make_chunk
+    from iqlib.neural import bc
+    from iqlib.neural.iq_learn_offline import IQLearnNeuralConfig, make_train
+    from iqlib.core.training import make_chunk
 
     obs_dim, n_actions = SIZES[size]
     demos = synthetic_demos(obs_dim, n_actions)

@@ -14,11 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from iqlib.datasets import Transitions
-from iqlib.iq_learn_online import IQLearnOnlineConfig, make_iq_update
-from iqlib.online_imitation import make_carry, replay_add
-from iqlib.sac import init_sac
-from iqlib.training import make_chunk
+from iqlib.core.transitions import Transitions
+from iqlib.neural.iq_learn_online import IQLearnOnlineConfig, make_iq_update
+from iqlib.neural.online import make_carry, replay_add
+from iqlib.neural.sac import init_sac
+from iqlib.core.training import make_chunk
 
 from _harness import median, peak_rss_mb, time_steps
 

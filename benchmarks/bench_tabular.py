@@ -12,12 +12,12 @@ import jax
 jax.config.update("jax_enable_x64", True)  # Rust at β = 0.9999 needs float64 (see notebook 03)
 import jax.numpy as jnp
 
-from iqlib import rust_bus
-from iqlib.gridworld import make_gridworld
-from iqlib.iq_learn import IQLearnConfig, fit_iq_learn
-from iqlib.mle import fit_structural_mle
-from iqlib.sampling import sample_trajectories, state_action_counts
-from iqlib.soft_bellman import solve_soft_bellman
+from iqlib.problems import rust_bus
+from iqlib.problems.gridworld import make_gridworld
+from iqlib.tabular.iq_learn import IQLearnConfig, fit_iq_learn
+from iqlib.tabular.mle import fit_structural_mle
+from iqlib.tabular.sampling import sample_trajectories, state_action_counts
+from iqlib.tabular.soft_bellman import solve_soft_bellman
 
 from _harness import median, timed_call
 

@@ -3,18 +3,18 @@
     .venv/bin/python benchmarks/econirl_compare.py [--peers-python .venv-peers/bin/python]
                                                    [--n-obs 160000] [--out data/peers]
 
-Two panels: the known-truth DDC problem of notebook 04 (`iqlib.ddc.make_ddc(21, 3, 0.95)`,
+Two panels: the known-truth DDC problem of notebook 04 (`iqlib.problems.ddc.make_ddc(21, 3, 0.95)`,
 160,000 observations = 1,600 individuals × 100 periods, seed 0) and Rust's (1987) real bus
 data (γ = 0.9999). This process runs iqlib (float64); econirl runs in a *separate* process
 from its own virtualenv (`pip install econirl==0.1.1`, the `peers` extra), because importing
 econirl switches JAX to float64 for the whole process and pins its own versions. The worker
 receives the panel as an .npz and returns policies, Q, V and rewards, so every check below
-is computed by the same `iqlib.recovery` code for every method.
+is computed by the same `iqlib.tabular.recovery` code for every method.
 
 Estimators (all at α = 1):
   iqlib IQ-Learn      tabular χ², λ = 0.25 (= econirl's α_χ² = 1), init "value", L-BFGS (optax)
   econirl IQLearn     tabular χ², alpha = 1, L-BFGS-B (scipy), its defaults otherwise
-  iqlib MLE           structural NFXP-style MLE (`iqlib.mle.fit_structural_mle`)
+  iqlib MLE           structural NFXP-style MLE (`iqlib.tabular.mle.fit_structural_mle`)
   econirl NFXP        BHHH, SA→NK polyalgorithm (defaults)
   econirl MCE-IRL     L-BFGS-B (defaults, bootstrap SEs off)
 
@@ -100,8 +100,8 @@ def worker(npz_path: str, out_path: str) -> None:
 def _panels(n_obs: int):
     import jax
 
-    from iqlib.ddc import make_ddc, simulate_panel
-    from iqlib.rust_bus import (choice_counts, estimate_mileage_transitions, load_rust_bus, rust_features,
+    from iqlib.problems.ddc import make_ddc, simulate_panel
+    from iqlib.problems.rust_bus import (choice_counts, estimate_mileage_transitions, load_rust_bus, rust_features,
                                 rust_transitions)
 
     truth = make_ddc(21, 3, 0.95, seed=0)
@@ -122,9 +122,9 @@ def _panels(n_obs: int):
 
 def _checks(panel, policy, reward, V, Q):
     """Every check against the truth (known-truth panel only), over states with ≥ 30 observations."""
-    from iqlib import recovery as rc
-    from iqlib.anchor import anchor_normalise
-    from iqlib.ddc import wear_faster
+    from iqlib.tabular import recovery as rc
+    from iqlib.tabular.anchor import anchor_normalise
+    from iqlib.problems.ddc import wear_faster
 
     t = panel["truth"]
     if t is None:
@@ -158,9 +158,9 @@ def _checks(panel, policy, reward, V, Q):
 def run_iqlib(panel):
     import jax.numpy as jnp
 
-    from iqlib.iq_learn import IQLearnConfig, fit_iq_learn
-    from iqlib.mle import fit_structural_mle
-    from iqlib.soft_bellman import soft_value
+    from iqlib.tabular.iq_learn import IQLearnConfig, fit_iq_learn
+    from iqlib.tabular.mle import fit_structural_mle
+    from iqlib.tabular.soft_bellman import soft_value
 
     recs = {}
     cfg = IQLearnConfig(divergence="chi2", chi2_weight=0.25, init_term="value", tol=1e-8, max_iter=5000)
@@ -210,7 +210,7 @@ def run_econirl(panel, peers_python):
                    n_iter=r["n_iter"], **{f"theta{k}": v for k, v in enumerate(r.get("theta", []))})
         rec.update(_checks(panel, pol, reward, V, Q))
         if "reward_projected" in r and panel["truth"] is not None:
-            from iqlib.recovery import nrmse
+            from iqlib.tabular.recovery import nrmse
             rec["projected_reward_nrmse"] = nrmse(np.asarray(panel["truth"].mdp.r), np.asarray(r["reward_projected"]),
                                                   counts.sum(1) >= 30)
         recs[name] = rec
@@ -252,7 +252,7 @@ def main(argv=None) -> int:
               "command": "python benchmarks/econirl_compare.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     out = pathlib.Path(a.out)
     if have_peers:  # never overwrite the recorded comparison with an iqlib-only table
-        from iqlib.io import write_json_atomic
+        from iqlib.data.files import write_json_atomic
 
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "econirl_table.json", record)

@@ -62,12 +62,13 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from iqlib import plotting, sampling
-from iqlib.io import save_figure, save_metrics
-from iqlib.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn, iq_learn_objective
-from iqlib.params import Float, Int, OutputDir, check_parameters
-from iqlib.random_mdp import random_mdp
-from iqlib.soft_bellman import (
+from iqlib.notebook import plotting
+from iqlib.tabular import sampling
+from iqlib.data.files import save_figure, save_metrics
+from iqlib.tabular.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn, iq_learn_objective
+from iqlib.notebook.params import Float, Int, OutputDir, check_parameters
+from iqlib.problems.random_mdp import random_mdp
+from iqlib.tabular.soft_bellman import (
     inverse_soft_bellman,
     occupancy,
     soft_bellman,

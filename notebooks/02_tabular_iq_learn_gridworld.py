@@ -20,7 +20,7 @@
 # experiment in the tabular case, with the transitions known, and measures how close the
 # recovered policy, reward and value are to the truth, and where they differ and why.
 #
-# Setting (`iqlib.gridworld`): an $n\times n$ grid, 5 actions (up, down, left, right, stay),
+# Setting (`iqlib.problems.gridworld`): an $n\times n$ grid, 5 actions (up, down, left, right, stay),
 # walls at the border, a *slip* probability that the intended action is replaced by a
 # uniformly drawn one, a state-only reward $R(s)$ (step cost, a costly hill in the centre, a
 # $+1$ goal in the bottom-right corner), uniform random starts, discount $\gamma$ and entropy
@@ -72,7 +72,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from iqlib.params import Choice, Float, Int, ListOf, OutputDir, check_parameters
+from iqlib.notebook.params import Choice, Float, Int, ListOf, OutputDir, check_parameters
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -94,13 +94,13 @@ T_START = time.perf_counter()
 P
 
 # %%
-from iqlib.gridworld import ACTIONS, make_gridworld, to_grid
-from iqlib.io import save_figure, save_metrics
-from iqlib.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn
-from iqlib.plotting import STYLE, grid_heatmaps, line_plot, policy_arrows
-from iqlib.sampling import episodes_from_transitions, sample_trajectories, state_action_counts
-from iqlib.soft_bellman import expected_return, occupancy, solve_soft_bellman
-from iqlib.tabular_eval import policy_tv, reward_correlation, state_reward
+from iqlib.problems.gridworld import ACTIONS, make_gridworld, to_grid
+from iqlib.data.files import save_figure, save_metrics
+from iqlib.tabular.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn
+from iqlib.notebook.plotting import STYLE, grid_heatmaps, line_plot, policy_arrows
+from iqlib.tabular.sampling import episodes_from_transitions, sample_trajectories, state_action_counts
+from iqlib.tabular.soft_bellman import expected_return, occupancy, solve_soft_bellman
+from iqlib.tabular.metrics import policy_tv, reward_correlation, state_reward
 
 out = P.output_dir
 key = jax.random.key(P.seed)

@@ -24,7 +24,7 @@
 # * actions: keep ($a=0$) or replace ($a=1$);
 # * reward (utility): $u(x, \text{keep}) = -0.001\,\theta_{11}\,x$, $u(x, \text{replace}) = -RC$;
 # * logit shocks of scale $\alpha = 1$, so choices follow $\pi(a|x) = \mathrm{softmax}(Q^*(x,\cdot))$
-#   with $Q^*$ the soft-optimal Q (`iqlib.soft_bellman`);
+#   with $Q^*$ the soft-optimal Q (`iqlib.tabular.soft_bellman`);
 # * discount $\beta$ (Rust's $\beta = 0.9999$; $\gamma$ in RL notation).
 #
 # We fit the same 8,260 bus-months two ways: the structural MLE (2 parameters, correct-by-
@@ -51,11 +51,11 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from iqlib import rust_bus
-from iqlib.io import save_figure, save_metrics
-from iqlib.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn
-from iqlib.mle import fit_structural_mle
-from iqlib.params import Float, Int, ListOf, OutputDir, check_parameters
+from iqlib.problems import rust_bus
+from iqlib.data.files import save_figure, save_metrics
+from iqlib.tabular.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn
+from iqlib.tabular.mle import fit_structural_mle
+from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -111,7 +111,7 @@ print(f"visited bins: {visited.sum()} of {S} (highest {np.flatnonzero(visited).m
 # For each candidate $\theta = (\theta_{11}, RC)$ the soft Bellman equation is solved exactly
 # (Newton–Kantorovich = soft policy iteration, a few steps even at $\beta = 0.9999$), and the
 # choice log-likelihood $\ell(\theta) = \sum_i \log \pi_\theta(a_i | x_i)$ is maximised by L-BFGS
-# with exact implicit gradients (`iqlib.mle`). Parameter scaling as Rust's: cost per bin
+# with exact implicit gradients (`iqlib.tabular.mle`). Parameter scaling as Rust's: cost per bin
 # $\theta_c = 0.001\,\theta_{11}$; standard errors from the BHHH outer product of scores.
 #
 # **Cross-check** (measured with econirl 0.1.1's NFXP on this very file): $RC = 9.8008$,
@@ -141,7 +141,7 @@ else:
 # ## 4 · IQ-Learn on the same data
 #
 # IQ-Learn knows nothing of the cost structure: it optimises a free soft-Q table $Q: (90, 2)$ by
-# maximising the χ² objective over the observed (state, choice) pairs (`iqlib.iq_learn`,
+# maximising the χ² objective over the observed (state, choice) pairs (`iqlib.tabular.iq_learn`,
 # Garg et al. 2021 Eq. 10, initial-state term telescoped over the data since $p_0$ is not given):
 #
 # $$J(Q) = \mathbb{E}_{\rho_E}\big[Q - V_Q\big] - \lambda\, \mathbb{E}_{\rho_E}\big[(Q - \beta P V_Q)^2\big]

@@ -63,18 +63,18 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from iqlib import recovery as rc
-from iqlib.anchor import anchor_normalise, anchor_normalise_q, fit_iq_learn_anchored, read_off_linear_cost
-from iqlib.ddc import make_ddc, q_basis, simulate_panel, standard_interventions
-from iqlib.io import save_figure, save_metrics
-from iqlib.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn
-from iqlib.mle import fit_structural_mle
-from iqlib.params import Float, Int, ListOf, OutputDir, check_parameters
-from iqlib.plotting import bar_table, line_plot
-from iqlib.runner import REPO_ROOT
-from iqlib.rust_bus import (choice_counts, estimate_mileage_transitions, load_rust_bus, rust_features,
+from iqlib.tabular import recovery as rc
+from iqlib.tabular.anchor import anchor_normalise, anchor_normalise_q, fit_iq_learn_anchored, read_off_linear_cost
+from iqlib.problems.ddc import make_ddc, q_basis, simulate_panel, standard_interventions
+from iqlib.data.files import save_figure, save_metrics
+from iqlib.tabular.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn
+from iqlib.tabular.mle import fit_structural_mle
+from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters
+from iqlib.notebook.plotting import bar_table, line_plot
+from iqlib.notebook.runner import REPO_ROOT
+from iqlib.problems.rust_bus import (choice_counts, estimate_mileage_transitions, load_rust_bus, rust_features,
                             rust_transitions)
-from iqlib.soft_bellman import soft_value, solve_soft_bellman
+from iqlib.tabular.soft_bellman import soft_value, solve_soft_bellman
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(), "seed": Int(0), "n_states": Int(5, 400), "n_actions": Int(2, 6),
@@ -91,7 +91,7 @@ metrics = P.as_metrics()
 # %% [markdown]
 # ## 1. The known-truth problem
 #
-# `iqlib.ddc.make_ddc` builds a Rust-style problem: a wear state $x\in\{0,\dots,S-1\}$,
+# `iqlib.problems.ddc.make_ddc` builds a Rust-style problem: a wear state $x\in\{0,\dots,S-1\}$,
 # $z = x/(S-1)$; **keep** ($r = -\theta_1 z - \theta_2 z^2$, wear grows by a random
 # $j\in\{0,\dots,J\}$), **repair** ($r=-c_1$, wear drops), **replace** ($r = -RC$, wear resets to
 # $j$), logit shocks of scale $\alpha = 1$. The panel is $n$ observations from the true
@@ -123,7 +123,7 @@ print(f"{int(counts.sum())} observations; {ev.sum()} of {mdp.n_states} states ha
 # member of this family. Gleave et al.'s EPIC removes *pointwise* shaping
 # $\gamma\Phi(s') - \Phi(s)$ of rewards $R(s,a,s')$; the inverse-Bellman family above is the
 # *expected* shaping $\gamma P\Phi - \Phi$, so we also report a dynamics-aware EPIC that
-# projects out the span of $G\Phi = \gamma P\Phi - \Phi$ (`iqlib.recovery.epic_distance_dynamics`).
+# projects out the span of $G\Phi = \gamma P\Phi - \Phi$ (`iqlib.tabular.recovery.epic_distance_dynamics`).
 
 # %%
 phi = np.random.default_rng(P.seed).normal(scale=3.0, size=mdp.n_states)
@@ -346,7 +346,7 @@ for k, y in curves.items():
 #
 # `benchmarks/econirl_compare.py` runs iqlib here and econirl 0.1.1 (PyPI, MIT) in a separate
 # process from its own virtualenv on identical panels — this notebook's known-truth panel at
-# $n$ = 160,000 and Rust's data — and computes every check with the same `iqlib.recovery`
+# $n$ = 160,000 and Rust's data — and computes every check with the same `iqlib.tabular.recovery`
 # code. The notebook shows the recorded table (`data/peers/econirl_table.json`); it does not
 # need econirl.
 

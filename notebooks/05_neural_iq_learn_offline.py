@@ -16,7 +16,7 @@
 # IQ-Learn (Garg, Chakraborty, Cundy, Song, Ermon, NeurIPS 2021) learns one soft Q-function from
 # expert demonstrations; the policy is $\pi(a|s) = \mathrm{softmax}(Q(s,\cdot)/\alpha)$ and the reward
 # is read off by the inverse soft Bellman operator. Notebooks 01–04 did this on tables with known
-# transitions. Here $Q$ is a neural network (`iqlib.networks.QNetwork`, 256×256 ReLU MLP), the
+# transitions. Here $Q$ is a neural network (`iqlib.core.networks.QNetwork`, 256×256 ReLU MLP), the
 # environments are CartPole-v1, Acrobot-v1 and LunarLander-v3, and learning is **offline**: the
 # learner sees $k$ expert episodes and nothing else — no environment step during training (the
 # environment is used only to *evaluate* the learned policies). We ask:
@@ -66,7 +66,7 @@ seed = 0
 # in logit units is 100× smaller. In 3-seed pilot runs (1 demonstration, 3,000–5,000 updates)
 # α = 1 gave CartPole 378 vs 269 (α = 0.01) and LunarLander 199 vs 98 (the full α = 0.01 run is in §6).
 # The defaults are a small run (≤ 90 s on 2 cores); the full run is
-# `python -m iqlib.runner --notebooks 05 -p env_ids '["CartPole-v1","Acrobot-v1","LunarLander-v3"]' -p n_demos '[1,3,10]' -p n_seeds 5 -p train_steps 5000 --output-dir outputs_full`.
+# `python -m iqlib.notebook.runner --notebooks 05 -p env_ids '["CartPole-v1","Acrobot-v1","LunarLander-v3"]' -p n_demos '[1,3,10]' -p n_seeds 5 -p train_steps 5000 --output-dir outputs_full`.
 
 # %%
 # %load_ext autoreload
@@ -80,7 +80,7 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from iqlib.params import Choice, Float, Int, ListOf, OutputDir, Str, check_parameters
+from iqlib.notebook.params import Choice, Float, Int, ListOf, OutputDir, Str, check_parameters
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -107,18 +107,18 @@ T_START = time.perf_counter()
 P
 
 # %%
-from iqlib import bc
-from iqlib.datasets import episode_bounds, episode_returns, load_dataset, normalized_score, select_episodes
-from iqlib.dqn import greedy_act as expert_greedy_act
-from iqlib.dqn import load_expert
-from iqlib.envs import env_spec, evaluate
-from iqlib.io import save_figure, save_metrics
-from iqlib.iq_learn_neural import IQLearnNeuralConfig, greedy_act, make_train, recovered_reward, stochastic_act
-from iqlib.networks import apply
-from iqlib.normalization import fold_obs_normalization, obs_statistics, standardize
-from iqlib import offline
-from iqlib.plotting import STYLE
-from iqlib.runner import REPO_ROOT
+from iqlib.neural import bc
+from iqlib.core.transitions import episode_bounds, episode_returns, load_dataset, normalized_score, select_episodes
+from iqlib.neural.dqn import greedy_act as expert_greedy_act
+from iqlib.neural.dqn import load_expert
+from iqlib.core.envs import env_spec, evaluate
+from iqlib.data.files import save_figure, save_metrics
+from iqlib.neural.iq_learn_offline import IQLearnNeuralConfig, greedy_act, make_train, recovered_reward, stochastic_act
+from iqlib.core.networks import apply
+from iqlib.core.normalization import fold_obs_normalization, obs_statistics, standardize
+from iqlib.neural import offline
+from iqlib.notebook.plotting import STYLE
+from iqlib.notebook.runner import REPO_ROOT
 
 out = P.output_dir
 
@@ -155,7 +155,7 @@ config
 # $\gamma V(s')$ along the demonstrated transitions — the only place dynamics enter, because the
 # learner never sees the consequence of a non-demonstrated action. The χ² penalty on "all" rows
 # adds every action at demonstrated states, with the demonstrated $s'$ as proxy next state
-# (`iqlib/iq_learn_neural.py` states the approximation). Both learners standardise observations with
+# (`iqlib/neural/iq_learn_offline.py` states the approximation). Both learners standardise observations with
 # the demonstrations' mean and standard deviation (folded into the first layer afterwards).
 
 # %%

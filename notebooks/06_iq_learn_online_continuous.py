@@ -85,7 +85,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from iqlib.params import Bool, Choice, Float, Int, ListOf, OutputDir, Str, check_parameters
+from iqlib.notebook.params import Bool, Choice, Float, Int, ListOf, OutputDir, Str, check_parameters
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -120,11 +120,11 @@ T_START = time.perf_counter()
 P
 
 # %%
-from iqlib.envs import env_spec
-from iqlib.io import save_figure, save_metrics
-from iqlib.iq_learn_lfo import IQLearnLfOConfig, train_iq_learn_lfo
-from iqlib.iq_learn_online import IQLearnOnlineConfig, iq_critic_terms, train_iq_learn_online
-from iqlib.plotting import STYLE, curves_with_bands
+from iqlib.core.envs import env_spec
+from iqlib.data.files import save_figure, save_metrics
+from iqlib.neural.iq_learn_lfo import IQLearnLfOConfig, train_iq_learn_lfo
+from iqlib.neural.iq_learn_online import IQLearnOnlineConfig, iq_critic_terms, train_iq_learn_online
+from iqlib.notebook.plotting import STYLE, curves_with_bands
 
 out = P.output_dir
 metrics = {}
@@ -158,7 +158,7 @@ assert abs(float(loss) - (-1.0 + 0.5 + 0.25 * 6.25 / 4)) < 1e-6  # r = [1, 1, -0
 # Each twin critic $Q_1, Q_2$ gets this loss with the shared $V$ from $\min(Q_1,Q_2)$ (the SAC
 # convention; the paper's Hopper run used a single critic), and $V^\pi(s')$ comes from the
 # Polyak-averaged target critics. The actor and (if learned) the temperature take SAC's own steps
-# (`iqlib.sac.sac_update` with the critic loss swapped), on the states of the mixed batch.
+# (`iqlib.neural.sac.sac_update` with the critic loss swapped), on the states of the mixed batch.
 #
 # ## 2. Pendulum from demonstrations: return vs environment steps
 
@@ -179,7 +179,7 @@ print(f"{P.n_seeds} seeds × {P.total_steps} env steps, {hist['update_steps']} u
 # %%
 sac_hist = None
 if P.sac_reference:
-    from iqlib.sac import SACConfig, train_sac
+    from iqlib.neural.sac import SACConfig, train_sac
 
     sac_cfg = SACConfig(hidden=(P.hidden, P.hidden), batch_size=P.batch_size, learning_starts=P.learning_starts,
                         train_freq=P.train_freq, eval_every=P.eval_every, eval_episodes=P.eval_episodes)
@@ -238,8 +238,8 @@ if sac_hist is not None:
 # relates to it on the agent's own transitions (the paper reports such correlations for its tasks).
 
 # %%
-from iqlib.iq_learn_online import sampled_soft_value
-from iqlib.networks import apply
+from iqlib.neural.iq_learn_online import sampled_soft_value
+from iqlib.core.networks import apply
 
 
 def implicit_reward(i, n=4000):
@@ -274,7 +274,7 @@ metrics[f"{key}_implicit_reward_pearson"] = float(np.mean(corrs))
 # dynamics $P$ are unknown, so the agent learns them from its **own** transitions: a model
 # $\hat s'(s,a)$ fitted by least squares on its replay, and $\bar Q(s,a) = Q(s, \hat s'(s,a))$ (exact
 # for CartPole's deterministic dynamics). $Q(s,s')$ then minimises the same online $\chi^2$ objective
-# as in Part 1 with $Q(s,s')$ in place of $Q(s,a)$ (`iqlib.iq_learn_lfo`; `lfo_action_model =
+# as in Part 1 with $Q(s,s')$ in place of $Q(s,a)$ (`iqlib.neural.iq_learn_lfo`; `lfo_action_model =
 # "regression"` instead fits an action-value network to $Q(s,s')$, whose minimiser is the conditional
 # mean $\bar Q$ for any dynamics). The paper states the objective with $Q(s,s')$; how it is turned into
 # actions is our choice, not its code.

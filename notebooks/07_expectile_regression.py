@@ -48,7 +48,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import optax
 
-from iqlib.params import Float, Int, ListOf, OutputDir, check_parameters
+from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -62,9 +62,9 @@ T_START = time.perf_counter()
 P
 
 # %%
-from iqlib.expectile import expectile, expectile_loss
-from iqlib.io import save_figure, save_metrics
-from iqlib.plotting import STYLE, line_plot
+from iqlib.tabular.expectile import expectile, expectile_loss
+from iqlib.data.files import save_figure, save_metrics
+from iqlib.notebook.plotting import STYLE, line_plot
 
 out = P.output_dir
 key = jax.random.key(P.seed)
@@ -99,7 +99,7 @@ print(f"max |L_0.5(u) − u²/2| = {loss_check:.2e}")
 #
 # The $\tau$-expectile $m_\tau$ minimises $\frac1n\sum_i L_2^\tau(x_i - m)$. Setting the derivative to
 # zero gives $\tau \sum_i (x_i - m)_+ = (1-\tau)\sum_i (m - x_i)_+$: a weighted mean whose weights
-# depend on which side of $m$ each point falls. `iqlib.expectile.expectile` solves this exactly by
+# depend on which side of $m$ each point falls. `iqlib.tabular.expectile.expectile` solves this exactly by
 # Newton's method on that piecewise-linear condition (exact once the sides stop changing).
 # For $\tau = 0.5$ both weights are equal, so $m_{0.5}$ is the mean. As $\tau\to 1$ the points
 # above $m$ dominate, so $m_\tau \to \max_i x_i$: rearranging the condition,

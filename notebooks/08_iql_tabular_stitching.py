@@ -19,7 +19,7 @@
 # through the states the trajectories share can. IQL (Kostrikov, Nair, Levine, ICLR 2022) does
 # this with in-sample backups only: an expectile value (Eq. 5), a Bellman regression for $Q$
 # (Eq. 6), and advantage-weighted policy extraction (Eq. 7) — never a query of $Q$ at an
-# action the data does not contain. On a table all three are exact (`iqlib.iql_tabular`), so we can
+# action the data does not contain. On a table all three are exact (`iqlib.tabular.iql`), so we can
 # watch values propagate and evaluate the policies exactly.
 
 # %% tags=["parameters"]
@@ -52,7 +52,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from iqlib.params import Float, Int, ListOf, OutputDir, check_parameters
+from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -70,11 +70,11 @@ T_START = time.perf_counter()
 P
 
 # %%
-from iqlib.io import save_figure, save_metrics
-from iqlib.iql_tabular import IQLTabularConfig, behaviour_cloning, fit_iql_tabular, onestep_awr
-from iqlib.maze import (STITCHING_LAYOUT, STITCHING_MIX, optimal_values, parse_maze, policy_values,
+from iqlib.data.files import save_figure, save_metrics
+from iqlib.tabular.iql import IQLTabularConfig, behaviour_cloning, fit_iql_tabular, onestep_awr
+from iqlib.problems.maze import (STITCHING_LAYOUT, STITCHING_MIX, optimal_values, parse_maze, policy_values,
                         stitching_dataset, success_probability)
-from iqlib.plotting import STYLE, bar_table
+from iqlib.notebook.plotting import STYLE, bar_table
 
 out = P.output_dir
 rng = np.random.default_rng(P.seed)
@@ -88,7 +88,7 @@ def tau_key(t):
 # %% [markdown]
 # ## 1. The maze, its rewards, and a dataset in which no trajectory goes from start to goal
 #
-# A deterministic grid maze (`iqlib.maze`): a start room **S** (with a corner **R**) whose exit
+# A deterministic grid maze (`iqlib.problems.maze`): a start room **S** (with a corner **R**) whose exit
 # leads down to a corridor with a midpoint **M**; off the corridor lie a dead-end pocket **D**, a
 # dead-end room **E**, and the goal **G**. Actions: up, down, left, right, stay.
 #

@@ -30,7 +30,7 @@
 #
 # No term ever evaluates $Q$ at an action the dataset does not contain. Each update does
 # V → π → Q → Polyak target ($\rho = 0.005$) inside one compiled `lax.scan` chunk, the
-# authors' order (`iqlib/iql.py` explains how CORL's order differs), and every seed runs in
+# authors' order (`iqlib/neural/iql.py` explains how CORL's order differs), and every seed runs in
 # parallel (`jax.vmap` over a leading seed axis); all seeds are evaluated together between
 # chunks.
 #
@@ -39,7 +39,7 @@
 # highest returns. **Score**: D4RL's normalised return
 # $100\,(R - R_\text{random})/(R_\text{expert} - R_\text{random})$ with the reference returns the
 # data scripts measured (each file's provenance). **Reward conventions** at load time
-# (`iqlib.offline_data`): locomotion and discrete rewards × 1000/(max − min episode return),
+# (`iqlib.data.registry`): locomotion and discrete rewards × 1000/(max − min episode return),
 # maze rewards − 1.
 
 # %% tags=["parameters"]
@@ -58,7 +58,7 @@ expectile = None
 temperature = None
 
 # %% [markdown]
-# **Parameters.** `datasets`: names from `iqlib.offline_data.dataset_names()`; `n_seeds`
+# **Parameters.** `datasets`: names from `iqlib.data.registry.dataset_names()`; `n_seeds`
 # independent trainings per method (vmapped); `train_steps` updates per method, evaluated every
 # `eval_every` updates on `eval_episodes` episodes per seed (the same reset seeds every time);
 # `hidden` is the width of the two hidden layers of every network (paper: 256; the default 64
@@ -79,7 +79,7 @@ temperature = None
 # number of seeds in groups of 2 and one dataset per run (results are saved per run):
 #
 # ```bash
-# .venv/bin/python -m iqlib.runner --notebooks 09 --output-dir outputs_full \
+# .venv/bin/python -m iqlib.notebook.runner --notebooks 09 --output-dir outputs_full \
 #     -p datasets '["hopper-medium-replay", "hopper-medium-expert", "halfcheetah-medium-replay", "pointmaze-medium-stitch", "cartpole-mixed", "lunarlander-mixed"]' \
 #     -p n_seeds 6 -p seed_group 2 -p train_steps 50000 -p eval_every 10000 -p eval_episodes 10 -p hidden 256
 # ```
@@ -92,8 +92,8 @@ import time
 import jax
 import numpy as np
 
-from iqlib.offline_data import dataset_names
-from iqlib.params import Choice, Float, Int, ListOf, Optional, OutputDir, check_parameters
+from iqlib.data.registry import dataset_names
+from iqlib.notebook.params import Choice, Float, Int, ListOf, Optional, OutputDir, check_parameters
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -118,12 +118,12 @@ T_START = time.perf_counter()
 P
 
 # %%
-from iqlib import bc
-from iqlib.datasets import episode_returns, normalized_score, top_fraction_episodes
-from iqlib.io import save_figure, save_metrics, write_json_atomic
-from iqlib.iql import IQLConfig, make_train
-from iqlib.offline_data import load_offline
-from iqlib.plotting import bar_table, curves_with_bands
+from iqlib.neural import bc
+from iqlib.core.transitions import episode_returns, normalized_score, top_fraction_episodes
+from iqlib.data.files import save_figure, save_metrics, write_json_atomic
+from iqlib.neural.iql import IQLConfig, make_train
+from iqlib.data.registry import load_offline
+from iqlib.notebook.plotting import bar_table, curves_with_bands
 
 out = P.output_dir
 HIDDEN = (P.hidden, P.hidden)
@@ -153,7 +153,7 @@ for name in P.datasets:
 #
 # `make_train(config, data, num_steps, chunk_size=eval_every)` builds a pure `train(key)`;
 # `run_with_evaluation(keys, env_id, n_episodes)` runs the seeds vmapped in compiled chunks
-# and evaluates all of them in lockstep between chunks (`iqlib.envs.evaluate` with
+# and evaluates all of them in lockstep between chunks (`iqlib.core.envs.evaluate` with
 # `batch_shape=(n_seeds,)`). Policies act at their mode (Gaussian mean / argmax).
 
 # %%
@@ -248,7 +248,7 @@ for name, m in iql_metrics.items():
 # from the goal is about $-(1-\gamma^k)/(1-\gamma)$: 0 at the goal, falling with the
 # shortest-path distance. For each maze dataset in this run we evaluate the learned V at the
 # centre of every free cell (at rest) and compare it with the cell's shortest-path distance to
-# the evaluation goal (grid moves, `iqlib.pointmaze.bfs_distances`): the rank correlation of V
+# the evaluation goal (grid moves, `iqlib.problems.pointmaze.bfs_distances`): the rank correlation of V
 # with −distance says whether the value has learned *where the goal is*; if V is ordered but
 # the policy still fails, the fault is in the extraction, not the values.
 
@@ -256,7 +256,7 @@ for name, m in iql_metrics.items():
 import matplotlib.pyplot as plt
 from scipy.stats import spearmanr
 
-from iqlib import pointmaze
+from iqlib.problems import pointmaze
 
 for name, (trainer, carry) in iql_carry.items():
     t, info, _ = data[name]

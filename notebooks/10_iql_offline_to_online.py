@@ -36,7 +36,7 @@ hidden = [64, 64]
 batch_size = 256
 
 # %% [markdown]
-# **Parameters.** `dataset` is a registered offline dataset (`iqlib.offline_data`); its domain
+# **Parameters.** `dataset` is a registered offline dataset (`iqlib.data.registry`); its domain
 # chooses the IQL preset (maze: τ 0.9, β 10; locomotion: τ 0.7, β 3). `offline_steps` IQL updates
 # of pre-training, then `online_steps` environment steps, each block of `train_freq` steps followed
 # by `train_freq` updates (one update per step, as the authors). The from-scratch baseline acts
@@ -48,7 +48,7 @@ batch_size = 256
 # protocol is 10⁶ offline updates then 10⁶ online steps; a larger rerun is, for example,
 #
 # ```bash
-# .venv/bin/python -m iqlib.runner --notebooks 10 --output-dir outputs_full \
+# .venv/bin/python -m iqlib.notebook.runner --notebooks 10 --output-dir outputs_full \
 #     -p offline_steps 100000 -p online_steps 100000 -p eval_every 10000 -p eval_episodes 10 \
 #     -p hidden "[256, 256]"            # or -p dataset hopper-medium-replay
 # ```
@@ -62,8 +62,8 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from iqlib.offline_data import dataset_names
-from iqlib.params import Choice, Int, ListOf, OutputDir, check_parameters
+from iqlib.data.registry import dataset_names
+from iqlib.notebook.params import Choice, Int, ListOf, OutputDir, check_parameters
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -88,12 +88,12 @@ T_START = time.perf_counter()
 P
 
 # %%
-from iqlib.datasets import normalized_score
-from iqlib.io import save_figure, save_metrics
-from iqlib.iql import IQLConfig, make_train
-from iqlib.iql_online import finetune, reward_transform, train_from_scratch
-from iqlib.offline_data import load_offline
-from iqlib.plotting import curves_with_bands
+from iqlib.core.transitions import normalized_score
+from iqlib.data.files import save_figure, save_metrics
+from iqlib.neural.iql import IQLConfig, make_train
+from iqlib.neural.iql_finetune import finetune, reward_transform, train_from_scratch
+from iqlib.data.registry import load_offline
+from iqlib.notebook.plotting import curves_with_bands
 
 out = P.output_dir
 data, info = load_offline(P.dataset)
@@ -117,7 +117,7 @@ print(config)
 #
 # $$L_\pi(\theta) = -\mathbb E_{(s,a)\sim\mathcal B}\big[\min\big(e^{\beta(\min_i\hat Q_i(s,a) - V_\psi(s))}, 100\big)\log\pi_\theta(a\mid s)\big] \quad\text{(Eq. 7)}.$$
 #
-# Offline, $\mathcal B = \mathcal D$ for ever. Online (`iqlib.iql_online.finetune`) the losses are
+# Offline, $\mathcal B = \mathcal D$ for ever. Online (`iqlib.neural.iql_finetune.finetune`) the losses are
 # untouched; only the buffer grows,
 # $\mathcal B_{k+1} = \mathcal B_k \cup \{(s_t, a_t, c(r_t), s_{t+1}, d_t)\}$ with $a_t \sim \pi_\theta(\cdot\mid s_t)$
 # (a Gaussian sample clipped to $[-1,1]$, or a categorical sample), so the expectations move from the

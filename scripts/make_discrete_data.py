@@ -2,7 +2,7 @@
 
 For each environment (``--envs``):
 
-1. train Double DQN (:func:`iqlib.dqn.train_dqn`, settings in :data:`CONFIGS`) or, with
+1. train Double DQN (:func:`iqlib.neural.dqn.train_dqn`, settings in :data:`CONFIGS`) or, with
    ``--skip-train``, load the saved one; save the best greedy checkpoint and an
    intermediate one (key prefix ``medium/``) to ``data/experts/<EnvId>.npz``;
 2. evaluate the expert greedily on 50 episodes;
@@ -30,10 +30,10 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from iqlib.datasets import Transitions, save_dataset  # noqa: E402
-from iqlib.dqn import DQNConfig, expert_path, load_expert, make_act, save_expert, train_dqn  # noqa: E402
-from iqlib.envs import env_spec, evaluate, make_env  # noqa: E402
-from iqlib.io import load_provenance  # noqa: E402
+from iqlib.core.transitions import Transitions, save_dataset  # noqa: E402
+from iqlib.neural.dqn import DQNConfig, expert_path, load_expert, make_act, save_expert, train_dqn  # noqa: E402
+from iqlib.core.envs import env_spec, evaluate, make_env  # noqa: E402
+from iqlib.data.files import load_provenance  # noqa: E402
 
 #: Double-DQN settings per environment. Starting points: rl-baselines3-zoo's tuned DQN
 #: hyper-parameters (CartPole: lr 2.3e-3, batch 64, ε → 0.04 over 16 %; Acrobot and
@@ -119,7 +119,7 @@ def train_or_load(env_id: str, seed: int, skip_train: bool, command: str, expert
     mret, mstep, pm = min(snapshots, key=lambda x: abs(x[0] - goal))
     print(f"[{env_id}] intermediate checkpoint: step {mstep}, eval return {mret:.1f} (goal {goal:.1f})")
     prov = {"gymnasium_version": gym.__version__, "generated_by": command, "seed": seed,
-            "algorithm": "Double DQN (iqlib.dqn.train_dqn), best checkpoint by greedy evaluation",
+            "algorithm": "Double DQN (iqlib.neural.dqn.train_dqn), best checkpoint by greedy evaluation",
             "config": cfg, "training_steps": hist["steps_done"], "training_updates": hist["updates"],
             "training_wall_time_s": hist["wall_time_s"], "best_step": hist["best_step"],
             "best_train_eval_return": hist["best_return"],

@@ -2,7 +2,7 @@
 
 For each environment (``--envs``):
 
-1. **train** (skipped with ``--skip-train``): :func:`iqlib.sac.train_sac` for ``--steps`` env
+1. **train** (skipped with ``--skip-train``): :func:`iqlib.neural.sac.train_sac` for ``--steps`` env
    steps (or until ``--wall-minutes``), saving a deterministic-evaluation snapshot of the
    actor every ``eval_every`` steps and, at the end, the replay buffer, all under
    ``build/locomotion/<EnvId>/seed<seed>/``.
@@ -37,10 +37,10 @@ import gymnasium  # noqa: E402
 import jax  # noqa: E402
 import mujoco  # noqa: E402
 
-from iqlib.datasets import Transitions, episode_bounds, episode_returns, save_dataset  # noqa: E402
-from iqlib.envs import env_spec, evaluate, make_env  # noqa: E402
-from iqlib.io import read_json, write_json_atomic  # noqa: E402
-from iqlib.sac import SACConfig, deterministic_act, load_actor, save_actor, stochastic_act, train_sac  # noqa: E402
+from iqlib.core.transitions import Transitions, episode_bounds, episode_returns, save_dataset  # noqa: E402
+from iqlib.core.envs import env_spec, evaluate, make_env  # noqa: E402
+from iqlib.data.files import read_json, write_json_atomic  # noqa: E402
+from iqlib.neural.sac import SACConfig, deterministic_act, load_actor, save_actor, stochastic_act, train_sac  # noqa: E402
 
 DEFAULT_STEPS = {"Pendulum-v1": 20_000, "Hopper-v5": 300_000, "HalfCheetah-v5": 200_000}
 CONFIGS = {  # learning_starts: 5k for MuJoCo; 2k for Pendulum (a 20k-step budget, 200-step episodes)

@@ -1,6 +1,6 @@
 """Generate ``data/offline/pointmaze-medium-stitch.npz``: a D4RL-maze2d-style stitching dataset.
 
-As D4RL's maze2d (Fu et al. 2020, §5): the waypoint controller of :mod:`iqlib.pointmaze` (BFS on
+As D4RL's maze2d (Fu et al. 2020, §5): the waypoint controller of :mod:`iqlib.problems.pointmaze` (BFS on
 the grid + PD, k_p = 10, k_d = 1) drives the point mass of gymnasium-robotics
 ``PointMaze_Medium-v3`` to a random free goal cell (goal point = cell centre + U(−0.1, 0.1)²),
 with Gaussian action noise N(0, 0.5²) clipped to [−1, 1]; when the point is within ``--reach``
@@ -15,7 +15,7 @@ at the evaluation goal. Rewards are relabelled for that goal, sparse as in D4RL:
 (raw on disk; IQL's maze convention r − 1 is applied at load time).
 
 Reference returns (for normalised scores, measured in ``iqlib/PointMazeMedium-v0`` with
-``iqlib.envs.evaluate``): uniform random actions, and the noiseless controller aimed at g.
+``iqlib.core.envs.evaluate``): uniform random actions, and the noiseless controller aimed at g.
 
 Usage: ``.venv/bin/python scripts/make_maze_data.py --seed 0 --steps 200000``
 """
@@ -34,9 +34,9 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from iqlib import pointmaze as pm  # noqa: E402
-from iqlib.datasets import save_dataset  # noqa: E402
-from iqlib.envs import evaluate  # noqa: E402
+from iqlib.problems import pointmaze as pm  # noqa: E402
+from iqlib.core.transitions import save_dataset  # noqa: E402
+from iqlib.core.envs import evaluate  # noqa: E402
 
 EVAL_ID = "iqlib/PointMazeMedium-v0"
 
@@ -194,7 +194,7 @@ def main(argv=None) -> None:
                   "IQL uses r - 1 at load time",
         "terminals": "all 0 (maze2d never terminates)",
         **refs,
-        "ref_returns_measured": (f"iqlib.envs.evaluate({EVAL_ID!r}, act, n_episodes={args.ref_episodes}, "
+        "ref_returns_measured": (f"iqlib.core.envs.evaluate({EVAL_ID!r}, act, n_episodes={args.ref_episodes}, "
                                  f"seed={1_000_000 + args.seed}); random = uniform actions in [-1,1]^2, expert = "
                                  f"noiseless waypoint controller aimed at the eval goal; undiscounted "
                                  f"{limit}-step returns, random start cell != goal cell"),

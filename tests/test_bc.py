@@ -7,10 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.bc import BCConfig, log_likelihood, make_train
-from iqlib.offline import deterministic_act, prepare_data, stochastic_act, wall_time_to_return
-from iqlib.datasets import Transitions
-from iqlib.envs import evaluate
+from iqlib.neural.bc import BCConfig, log_likelihood, make_train
+from iqlib.neural.offline import deterministic_act, prepare_data, stochastic_act, wall_time_to_return
+from iqlib.core.transitions import Transitions
+from iqlib.core.envs import evaluate
 
 
 def synthetic(n=2000, obs_dim=3, action_dim=2, discrete=False, seed=0):
@@ -54,7 +54,7 @@ def test_categorical_log_likelihood_is_log_softmax_entry():
     data, _ = synthetic(n=10, discrete=True, action_dim=3)
     train = make_train(BCConfig(hidden=(8,)), data, 1, chunk_size=1)
     params = train.policy_params(train.init(jax.random.key(0)))
-    from iqlib.networks import apply
+    from iqlib.core.networks import apply
     logits = np.asarray(apply(train.policy_graphdef, params, data.obs), np.float64)
     expected = logits[np.arange(10), data.action] - np.log(np.exp(logits).sum(1))
     np.testing.assert_allclose(log_likelihood(train.policy_graphdef, params, data.obs, data.action),
@@ -141,6 +141,6 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="Transitions or a dict"):
         prepare_data([1, 2, 3])
     # D4RL-keyed dicts and Transitions-keyed dicts are both accepted
-    from iqlib.datasets import to_arrays
+    from iqlib.core.transitions import to_arrays
     assert prepare_data(to_arrays(data)).obs.shape == (20, 3)
     assert prepare_data(data._asdict()).obs.shape == (20, 3)

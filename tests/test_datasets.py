@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from iqlib.datasets import (Transitions, episode_bounds, episode_returns, load_dataset, normalized_score,
+from iqlib.core.transitions import (Transitions, episode_bounds, episode_returns, load_dataset, normalized_score,
                             save_dataset, scale_rewards_locomotion, select_episodes, shift_rewards,
                             to_transitions, top_fraction_episodes, validate_arrays)
 

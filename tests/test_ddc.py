@@ -1,11 +1,11 @@
-"""Tests for the known-truth problem generators (iqlib.ddc)."""
+"""Tests for the known-truth problem generators (iqlib.problems.ddc)."""
 
 import jax
 import numpy as np
 import pytest
 
-from iqlib.ddc import make_ddc, q_basis, simulate_panel, stationary_distribution, wear_faster
-from iqlib.soft_bellman import policy_transition
+from iqlib.problems.ddc import make_ddc, q_basis, simulate_panel, stationary_distribution, wear_faster
+from iqlib.tabular.soft_bellman import policy_transition
 
 
 @pytest.fixture(scope="module", autouse=True)

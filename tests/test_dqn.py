@@ -1,4 +1,4 @@
-"""Double DQN (iqlib.dqn) and the discrete experts, demonstrations and offline sets in data/."""
+"""Double DQN (iqlib.neural.dqn) and the discrete experts, demonstrations and offline sets in data/."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.datasets import Transitions, episode_bounds, load_dataset
-from iqlib.dqn import (DQNConfig, dqn_loss, double_dqn_target, greedy_act, load_expert, make_optimizer,
+from iqlib.core.transitions import Transitions, episode_bounds, load_dataset
+from iqlib.neural.dqn import (DQNConfig, dqn_loss, double_dqn_target, greedy_act, load_expert, make_optimizer,
                        make_update, soft_q_target, train_dqn)
-from iqlib.networks import flatten_params, unflatten_params
-from iqlib.envs import evaluate
-from iqlib.io import load_provenance
-from iqlib.networks import QNetwork, apply, init_params
-from iqlib.training import create_train_state, make_chunk
+from iqlib.core.networks import flatten_params, unflatten_params
+from iqlib.core.envs import evaluate
+from iqlib.data.files import load_provenance
+from iqlib.core.networks import QNetwork, apply, init_params
+from iqlib.core.training import create_train_state, make_chunk
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data"
 ENVS = ("CartPole-v1", "Acrobot-v1", "LunarLander-v3")

@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.envs import env_spec, evaluate, make_env
-from iqlib.replay import ReplayBuffer, sample
+from iqlib.core.envs import env_spec, evaluate, make_env
+from iqlib.core.replay import ReplayBuffer, sample
 
 
 def lean_left_right(obs, key):

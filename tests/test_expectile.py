@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.expectile import expectile, expectile_loss
+from iqlib.tabular.expectile import expectile, expectile_loss
 
 
 def test_expectile_loss_hand_computed():

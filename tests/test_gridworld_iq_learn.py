@@ -11,11 +11,11 @@ import jax
 import numpy as np
 import pytest
 
-from iqlib.gridworld import make_gridworld
-from iqlib.iq_learn import IQLearnConfig, fit_iq_learn
-from iqlib.runner import REPO_ROOT, execute_notebook
-from iqlib.soft_bellman import expected_return, occupancy, solve_soft_bellman
-from iqlib.tabular_eval import policy_tv, reward_correlation, state_reward
+from iqlib.problems.gridworld import make_gridworld
+from iqlib.tabular.iq_learn import IQLearnConfig, fit_iq_learn
+from iqlib.notebook.runner import REPO_ROOT, execute_notebook
+from iqlib.tabular.soft_bellman import expected_return, occupancy, solve_soft_bellman
+from iqlib.tabular.metrics import policy_tv, reward_correlation, state_reward
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "02_tabular_iq_learn_gridworld.py"
 

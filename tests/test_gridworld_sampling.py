@@ -1,4 +1,4 @@
-"""Tests for iqlib.gridworld, iqlib.sampling and iqlib.plotting (small and fast)."""
+"""Tests for iqlib.problems.gridworld, iqlib.tabular.sampling and iqlib.notebook.plotting (small and fast)."""
 
 import matplotlib
 
@@ -9,9 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from iqlib import gridworld as gw
-from iqlib import plotting
-from iqlib import sampling
+from iqlib.problems import gridworld as gw
+from iqlib.notebook import plotting
+from iqlib.tabular import sampling
 
 UP, DOWN, LEFT, RIGHT, STAY = range(5)
 

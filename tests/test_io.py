@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from iqlib.io import (
+from iqlib.data.files import (
     flatten,
     load_npz_verified,
     load_provenance,

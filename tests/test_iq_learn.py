@@ -1,4 +1,4 @@
-"""Tests for iqlib.iq_learn: expert recovery, the BC limit, linear = table, divergence, errors.
+"""Tests for iqlib.tabular.iq_learn: expert recovery, the BC limit, linear = table, divergence, errors.
 
 Run in float64 (inside each test only) so that identities can be checked to ~1e-10.
 """
@@ -8,10 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib import sampling
-from iqlib.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn, iq_learn_objective, log_likelihood
-from iqlib.random_mdp import random_mdp
-from iqlib.soft_bellman import occupancy, solve_soft_bellman
+from iqlib.tabular import sampling
+from iqlib.tabular.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn, iq_learn_objective, log_likelihood
+from iqlib.problems.random_mdp import random_mdp
+from iqlib.tabular.soft_bellman import occupancy, solve_soft_bellman
 
 S, A = 6, 3
 

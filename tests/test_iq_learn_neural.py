@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from flax import nnx
 
-import iqlib.envs
-from iqlib.datasets import Transitions, save_dataset
-from iqlib.iq_learn_neural import (IQLearnNeuralConfig, greedy_act, initial_observations, iq_loss_terms, make_train,
+import iqlib.core.envs
+from iqlib.core.transitions import Transitions, save_dataset
+from iqlib.neural.iq_learn_offline import (IQLearnNeuralConfig, greedy_act, initial_observations, iq_loss_terms, make_train,
                                    recovered_reward, soft_value, stochastic_act)
-from iqlib.networks import QNetwork, apply, init_params
-from iqlib.normalization import fold_obs_normalization
-from iqlib.runner import REPO_ROOT, execute_notebook
+from iqlib.core.networks import QNetwork, apply, init_params
+from iqlib.core.normalization import fold_obs_normalization
+from iqlib.notebook.runner import REPO_ROOT, execute_notebook
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "05_neural_iq_learn_offline.py"
 W = np.array([[1.0, -1.0], [0.5, 2.0]], np.float32)  # linear Q(s, ·) = s @ W, O = A = 2
@@ -224,7 +224,7 @@ def test_training_never_steps_an_environment(monkeypatch):
             counts["reset"] += 1
             return super().reset(**kw)
 
-    real_make, real_make_env = gym.make, iqlib.envs.make_env
+    real_make, real_make_env = gym.make, iqlib.core.envs.make_env
 
     def counting_make(*a, **kw):
         counts["make"] += 1
@@ -235,9 +235,9 @@ def test_training_never_steps_an_environment(monkeypatch):
         return Counting(real_make_env(*a, **kw))
 
     monkeypatch.setattr(gym, "make", counting_make)
-    monkeypatch.setattr(iqlib.envs, "make_env", counting_make_env)
+    monkeypatch.setattr(iqlib.core.envs, "make_env", counting_make_env)
     # the wrapper counts: one real episode step through it registers
-    env = iqlib.envs.make_env("CartPole-v1")
+    env = iqlib.core.envs.make_env("CartPole-v1")
     env.reset(seed=0)
     env.step(0)
     assert counts["step"] >= 1 and counts["reset"] >= 1 and counts["make"] >= 1

@@ -10,12 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib import bc
-from iqlib.datasets import Transitions, episode_returns, save_dataset
-from iqlib.iql import (IQLConfig, actor_schedule, awr_weights, critic_loss, make_critic, make_train, td_target,
+from iqlib.neural import bc
+from iqlib.core.transitions import Transitions, episode_returns, save_dataset
+from iqlib.neural.iql import (IQLConfig, actor_schedule, awr_weights, critic_loss, make_critic, make_train, td_target,
                        value_loss)
-from iqlib.offline_data import DATA_DIR, dataset_names, load_offline
-from iqlib.runner import REPO_ROOT, execute_notebook
+from iqlib.data.registry import DATA_DIR, dataset_names, load_offline
+from iqlib.notebook.runner import REPO_ROOT, execute_notebook
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "09_iql_offline.py"
 SMALL = dict(hidden=(32, 32), batch_size=64)

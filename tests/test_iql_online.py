@@ -1,4 +1,4 @@
-"""IQL offline-to-online fine-tuning (iqlib.iql_online): buffer, reward convention, flags, runs."""
+"""IQL offline-to-online fine-tuning (iqlib.neural.iql_finetune): buffer, reward convention, flags, runs."""
 
 import json
 
@@ -7,13 +7,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.offline import sample_batch
-from iqlib.datasets import Transitions
-from iqlib.iql import IQLConfig, make_train, td_target
-from iqlib.iql_online import (finetune, init_buffer, make_online_chunk, reward_transform,
+from iqlib.neural.offline import sample_batch
+from iqlib.core.transitions import Transitions
+from iqlib.neural.iql import IQLConfig, make_train, td_target
+from iqlib.neural.iql_finetune import (finetune, init_buffer, make_online_chunk, reward_transform,
                               train_from_scratch)
-from iqlib.offline_data import load_offline
-from iqlib.runner import REPO_ROOT, execute_notebook
+from iqlib.data.registry import load_offline
+from iqlib.notebook.runner import REPO_ROOT, execute_notebook
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "10_iql_offline_to_online.py"
 TINY = IQLConfig.discrete(hidden=(16, 16), batch_size=32, cosine_actor_lr=False)

@@ -7,10 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.iql_tabular import (IQLTabularConfig, awr_policy, behaviour_cloning, fit_iql_tabular,
+from iqlib.tabular.iql import (IQLTabularConfig, awr_policy, behaviour_cloning, fit_iql_tabular,
                                monte_carlo_returns, onestep_awr)
-from iqlib.maze import STITCHING_LAYOUT, parse_maze, stitching_dataset, success_probability
-from iqlib.runner import REPO_ROOT, execute_notebook
+from iqlib.problems.maze import STITCHING_LAYOUT, parse_maze, stitching_dataset, success_probability
+from iqlib.notebook.runner import REPO_ROOT, execute_notebook
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "08_iql_tabular_stitching.py"
 

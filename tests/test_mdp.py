@@ -1,12 +1,12 @@
-"""Tests for iqlib.mdp.TabularMDP validation and iqlib.random_mdp (small and fast)."""
+"""Tests for iqlib.tabular.mdp.TabularMDP validation and iqlib.problems.random_mdp (small and fast)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.mdp import TabularMDP
-from iqlib.random_mdp import random_mdp
+from iqlib.tabular.mdp import TabularMDP
+from iqlib.problems.random_mdp import random_mdp
 
 S, A = 4, 2
 

@@ -5,7 +5,7 @@ import pathlib
 
 import pytest
 
-from iqlib.params import (
+from iqlib.notebook.params import (
     Bool,
     Choice,
     Float,

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from scipy.sparse.csgraph import shortest_path as csgraph_shortest_path
 
-from iqlib import pointmaze as pm
-from iqlib.datasets import D4RL_KEYS, episode_bounds, episode_returns, load_dataset
-from iqlib.envs import env_spec, evaluate, make_env
-from iqlib.io import load_npz_verified
-from iqlib.runner import REPO_ROOT
+from iqlib.problems import pointmaze as pm
+from iqlib.core.transitions import D4RL_KEYS, episode_bounds, episode_returns, load_dataset
+from iqlib.core.envs import env_spec, evaluate, make_env
+from iqlib.data.files import load_npz_verified
+from iqlib.notebook.runner import REPO_ROOT
 
 ENV_ID = "iqlib/PointMazeMedium-v0"
 DATA = REPO_ROOT / "data" / "offline" / "pointmaze-medium-stitch.npz"

@@ -1,14 +1,14 @@
-"""Known-answer tests for the reward-recovery checks (iqlib.recovery, iqlib.anchor)."""
+"""Known-answer tests for the reward-recovery checks (iqlib.tabular.recovery, iqlib.tabular.anchor)."""
 
 import jax
 import numpy as np
 import pytest
 
-from iqlib import recovery as rc
-from iqlib.anchor import anchor_normalise, anchor_normalise_q, fit_iq_learn_anchored
-from iqlib.ddc import make_ddc, simulate_panel, wear_faster
-from iqlib.iq_learn import IQLearnConfig
-from iqlib.soft_bellman import solve_soft_bellman
+from iqlib.tabular import recovery as rc
+from iqlib.tabular.anchor import anchor_normalise, anchor_normalise_q, fit_iq_learn_anchored
+from iqlib.problems.ddc import make_ddc, simulate_panel, wear_faster
+from iqlib.tabular.iq_learn import IQLearnConfig
+from iqlib.tabular.soft_bellman import solve_soft_bellman
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -142,8 +142,8 @@ def test_anchored_iq_learn_satisfies_anchor(truth):
 
 @pytest.mark.notebooks
 def test_notebook_04_runs_small(tmp_path, repo_root):
-    from iqlib.io import read_json
-    from iqlib.runner import execute_notebook
+    from iqlib.data.files import read_json
+    from iqlib.notebook.runner import execute_notebook
 
     out = tmp_path / "04"
     execute_notebook(repo_root / "notebooks" / "04_reward_recovery_checks.py", out, parameters={

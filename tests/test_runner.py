@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from iqlib import runner
+from iqlib.notebook import runner
 
 NOTEBOOK = textwrap.dedent(
     '''\
@@ -17,11 +17,11 @@ NOTEBOOK = textwrap.dedent(
     n = 2
 
     # %%
-    from iqlib.params import check_parameters, Int, OutputDir
+    from iqlib.notebook.params import check_parameters, Int, OutputDir
     P = check_parameters(globals(), {"output_dir": OutputDir(), "n": Int(1, 10)})
 
     # %%
-    from iqlib.io import save_metrics
+    from iqlib.data.files import save_metrics
     save_metrics(P.output_dir, {"n": P.n})
     '''
 )

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib import rust_bus
-from iqlib.iq_learn import IQLearnConfig, fit_iq_learn
-from iqlib.mle import fit_structural_mle
+from iqlib.problems import rust_bus
+from iqlib.tabular.iq_learn import IQLearnConfig, fit_iq_learn
+from iqlib.tabular.mle import fit_structural_mle
 
 
 @pytest.fixture(scope="module")

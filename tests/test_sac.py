@@ -10,14 +10,14 @@ import pytest
 from flax import nnx
 from scipy.stats import norm
 
-from iqlib.datasets import Transitions, episode_returns, load_dataset
-from iqlib.distributions import tanh_gaussian_sample
-from iqlib.envs import evaluate
-from iqlib.io import load_npz_verified, load_provenance
-from iqlib.runner import REPO_ROOT
-from iqlib.sac import (SACConfig, critic_loss, deterministic_act, init_sac, load_expert, sac_update,
+from iqlib.core.transitions import Transitions, episode_returns, load_dataset
+from iqlib.core.distributions import tanh_gaussian_sample
+from iqlib.core.envs import evaluate
+from iqlib.data.files import load_npz_verified, load_provenance
+from iqlib.notebook.runner import REPO_ROOT
+from iqlib.neural.sac import (SACConfig, critic_loss, deterministic_act, init_sac, load_expert, sac_update,
                        temperature_loss, train_sac)
-from iqlib.training import make_chunk
+from iqlib.core.training import make_chunk
 
 
 def test_tanh_gaussian_log_prob_matches_numerical_change_of_variables(x64):

@@ -1,4 +1,4 @@
-"""Tests for iqlib.soft_bellman: fixed points, round trips, solvers, gradients, occupancy.
+"""Tests for iqlib.tabular.soft_bellman: fixed points, round trips, solvers, gradients, occupancy.
 
 Run in float64 (inside each test only) so that identities can be checked to ~1e-10.
 """
@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.random_mdp import random_mdp
-from iqlib.soft_bellman import (
+from iqlib.problems.random_mdp import random_mdp
+from iqlib.tabular.soft_bellman import (
     expected_next_value,
     expected_return,
     inverse_soft_bellman,

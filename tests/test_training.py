@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from iqlib.training import apply_gradients, create_train_state, make_chunk, polyak_update, run_chunks
+from iqlib.core.training import apply_gradients, create_train_state, make_chunk, polyak_update, run_chunks
 
 
 def test_polyak_update_is_convex_combination():

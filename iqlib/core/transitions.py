@@ -1,0 +1,218 @@
+"""Offline datasets and demonstrations in the D4RL layout, with checks and checksums.
+
+On disk (``data/``): a compressed ``.npz`` with D4RL's keys — ``observations: (N, O)``,
+``actions: (N,)`` int (discrete) or ``(N, A)`` float in [-1, 1], ``rewards: (N,)``,
+``terminals: (N,)`` (true ends: no bootstrap), ``timeouts: (N,)`` (truncations: bootstrap),
+``next_observations: (N, O)`` — plus optional ``episode_starts: (N,)`` bools, beside a
+provenance record (``foo.provenance.json``: environment, command, seed, policy, returns,
+reference returns for normalised scores, sha256). :func:`load_dataset` checks the digest
+and the arrays and returns :class:`Transitions`, the in-memory form with the field names
+of ``../shared/DESIGN.md``.
+
+Reward conventions (IQL, Kostrikov et al. 2021, Appendix B; D4RL, Fu et al. 2020):
+locomotion rewards are scaled by ``1000 / (max episode return − min episode return)``
+(:func:`scale_rewards_locomotion`); maze rewards are shifted by −1 (:func:`shift_rewards`).
+Normalised score = 100·(R − R_random)/(R_expert − R_random) (:func:`normalized_score`).
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any, Mapping, NamedTuple
+
+import numpy as np
+
+from iqlib.data.files import load_npz_verified, load_provenance, save_npz_with_provenance
+
+__all__ = [
+    "Transitions",
+    "D4RL_KEYS",
+    "validate_arrays",
+    "to_transitions",
+    "to_arrays",
+    "save_dataset",
+    "load_dataset",
+    "episode_bounds",
+    "episode_returns",
+    "select_episodes",
+    "top_fraction_episodes",
+    "scale_rewards_locomotion",
+    "shift_rewards",
+    "normalized_score",
+]
+
+D4RL_KEYS = ("observations", "actions", "rewards", "terminals", "timeouts", "next_observations")
+
+
+class Transitions(NamedTuple):
+    """A batch of N transitions (arrays with a leading axis N).
+
+    Fields: ``obs: (N, O)`` float32, ``action: (N,)`` int32 or ``(N, A)`` float32,
+    ``reward: (N,)`` float32, ``next_obs: (N, O)``, ``terminal: (N,)`` float32 in {0, 1}
+    (bootstrapping mask = 1 − terminal), ``timeout: (N,)`` float32 in {0, 1},
+    ``episode_start: (N,)`` float32 in {0, 1} (1 on the first step of an episode).
+    """
+
+    obs: Any
+    action: Any
+    reward: Any
+    next_obs: Any
+    terminal: Any
+    timeout: Any
+    episode_start: Any
+
+
+def validate_arrays(arrays: Mapping[str, Any], name: str = "dataset") -> dict[str, np.ndarray]:
+    """Check a D4RL-style dict and return it as numpy arrays (copies of the right dtypes).
+
+    Raises:
+      ValueError: naming ``name`` and the key, if a key of :data:`D4RL_KEYS` is missing,
+        lengths differ, observations are not 2-D, a value is NaN/inf, terminals/timeouts
+        are not 0/1, or an episode has both flags on one step.
+    """
+    missing = [k for k in D4RL_KEYS if k not in arrays]
+    if missing:
+        raise ValueError(f"{name}: missing keys {missing}; expected all of {list(D4RL_KEYS)}")
+    out = {k: np.asarray(arrays[k]) for k in arrays}
+    n = out["observations"].shape[0] if out["observations"].ndim else -1
+    if out["observations"].ndim != 2 or out["next_observations"].shape != out["observations"].shape:
+        raise ValueError(f"{name}: observations and next_observations must both be (N, obs_dim); got "
+                         f"{out['observations'].shape} and {out['next_observations'].shape}")
+    if n == 0:
+        raise ValueError(f"{name}: dataset is empty")
+    for k in ("actions", "rewards", "terminals", "timeouts") + (("episode_starts",) if "episode_starts" in out else ()):
+        if out[k].shape[:1] != (n,):
+            raise ValueError(f"{name}: {k} has length {out[k].shape[:1]}, expected {n} (len(observations))")
+    for k in ("observations", "next_observations", "rewards") + (("actions",) if out["actions"].dtype.kind == "f" else ()):
+        if not np.all(np.isfinite(out[k])):
+            bad = int(np.sum(~np.isfinite(out[k])))
+            raise ValueError(f"{name}: {k} has {bad} NaN/inf values")
+    for k in ("terminals", "timeouts"):
+        if not np.all(np.isin(out[k], (0, 1))):
+            raise ValueError(f"{name}: {k} must hold only 0/1 (or booleans)")
+    if out["actions"].dtype.kind in "iu":
+        if out["actions"].ndim != 1 or out["actions"].min() < 0:
+            raise ValueError(f"{name}: discrete actions must be (N,) non-negative ints, got shape "
+                             f"{out['actions'].shape}, min {out['actions'].min()}")
+    elif out["actions"].ndim != 2:
+        raise ValueError(f"{name}: continuous actions must be (N, action_dim), got {out['actions'].shape}")
+    return out
+
+
+def _episode_starts(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    if "episode_starts" in arrays:
+        return np.asarray(arrays["episode_starts"], dtype=bool)
+    ends = np.logical_or(arrays["terminals"], arrays["timeouts"]).astype(bool)
+    return np.concatenate([[True], ends[:-1]])
+
+
+def to_transitions(arrays: Mapping[str, Any], name: str = "dataset") -> Transitions:
+    """Validate a D4RL-style dict and convert it to :class:`Transitions` (numpy)."""
+    a = validate_arrays(arrays, name)
+    discrete = a["actions"].dtype.kind in "iu"
+    return Transitions(
+        obs=a["observations"].astype(np.float32),
+        action=a["actions"].astype(np.int32 if discrete else np.float32),
+        reward=a["rewards"].astype(np.float32),
+        next_obs=a["next_observations"].astype(np.float32),
+        terminal=a["terminals"].astype(np.float32),
+        timeout=a["timeouts"].astype(np.float32),
+        episode_start=_episode_starts(a).astype(np.float32),
+    )
+
+
+def to_arrays(t: Transitions) -> dict[str, np.ndarray]:
+    """:class:`Transitions` back to the on-disk D4RL dict (booleans for the flags)."""
+    return {
+        "observations": np.asarray(t.obs, np.float32),
+        "actions": np.asarray(t.action),
+        "rewards": np.asarray(t.reward, np.float32),
+        "terminals": np.asarray(t.terminal).astype(bool),
+        "timeouts": np.asarray(t.timeout).astype(bool),
+        "next_observations": np.asarray(t.next_obs, np.float32),
+        "episode_starts": np.asarray(t.episode_start).astype(bool),
+    }
+
+
+def save_dataset(path, t: Transitions | Mapping[str, Any], provenance: Mapping[str, Any]) -> str:
+    """Validate and write a dataset and its provenance record atomically; return sha256.
+
+    The provenance gains ``n_transitions``, ``n_episodes`` and return statistics
+    (``return_mean/std/min/max``, over complete and truncated episodes alike).
+    """
+    arrays = to_arrays(t) if isinstance(t, Transitions) else dict(t)
+    tr = to_transitions(arrays, str(path))
+    rets = episode_returns(tr)
+    stats = {"n_transitions": int(tr.obs.shape[0]), "n_episodes": int(rets.size),
+             "return_mean": float(rets.mean()), "return_std": float(rets.std()),
+             "return_min": float(rets.min()), "return_max": float(rets.max())}
+    return save_npz_with_provenance(path, to_arrays(tr), {**provenance, **stats})
+
+
+def load_dataset(path) -> tuple[Transitions, dict]:
+    """Load ``path`` (npz) after checking its sha256; return ``(transitions, provenance)``.
+
+    Raises:
+      FileNotFoundError: if the npz or its provenance record is missing (the message
+        names the make target that regenerates data).
+      ValueError: on a checksum mismatch or malformed arrays.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"dataset {str(path)!r} not found; regenerate data with `make data`")
+    arrays = load_npz_verified(path)
+    return to_transitions(arrays, str(path)), load_provenance(path)
+
+
+def episode_bounds(t: Transitions) -> np.ndarray:
+    """``(E, 2)`` array of ``[start, stop)`` indices of the episodes in ``t`` (in order)."""
+    starts = np.flatnonzero(np.asarray(t.episode_start) > 0)
+    if starts.size == 0 or starts[0] != 0:
+        starts = np.concatenate([[0], starts])
+    stops = np.concatenate([starts[1:], [len(t.reward)]])
+    return np.stack([starts, stops], axis=1)
+
+
+def episode_returns(t: Transitions) -> np.ndarray:
+    """``(E,)`` undiscounted return of each episode (sum of rewards)."""
+    b = episode_bounds(t)
+    csum = np.concatenate([[0.0], np.cumsum(np.asarray(t.reward, np.float64))])
+    return csum[b[:, 1]] - csum[b[:, 0]]
+
+
+def select_episodes(t: Transitions, episodes) -> Transitions:
+    """The transitions of the given episode indices (in the given order)."""
+    b = episode_bounds(t)
+    idx = np.concatenate([np.arange(*b[e]) for e in np.atleast_1d(episodes)])
+    return Transitions(*(np.asarray(x)[idx] for x in t))
+
+
+def top_fraction_episodes(t: Transitions, fraction: float) -> Transitions:
+    """The best ``fraction`` of episodes by return (at least one): the data of %BC
+    (Chen et al. 2021, "Decision Transformer", 10 %BC)."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    rets = episode_returns(t)
+    k = max(1, int(round(fraction * rets.size)))
+    return select_episodes(t, np.sort(np.argsort(-rets, kind="stable")[:k]))
+
+
+def scale_rewards_locomotion(t: Transitions) -> Transitions:
+    """Rewards × 1000 / (max − min episode return): IQL's locomotion convention."""
+    rets = episode_returns(t)
+    span = float(rets.max() - rets.min())
+    if span <= 0:
+        raise ValueError("cannot scale rewards: all episodes have the same return")
+    return t._replace(reward=(np.asarray(t.reward) * (1000.0 / span)).astype(np.float32))
+
+
+def shift_rewards(t: Transitions, shift: float = -1.0) -> Transitions:
+    """Rewards + ``shift``: IQL's AntMaze/maze convention is r − 1."""
+    return t._replace(reward=(np.asarray(t.reward) + shift).astype(np.float32))
+
+
+def normalized_score(ret, random_return: float, expert_return: float):
+    """D4RL normalised score ``100 · (R − R_random) / (R_expert − R_random)``."""
+    if expert_return == random_return:
+        raise ValueError("expert_return must differ from random_return")
+    return 100.0 * (np.asarray(ret, dtype=np.float64) - random_return) / (expert_return - random_return)

@@ -1,0 +1,124 @@
+"""Behaviour cloning (BC) by maximum likelihood.
+
+BC fits a policy π_θ to the dataset's actions,
+
+    max_θ  E_{(s, a) ∼ D} [ log π_θ(a | s) ],
+
+- continuous actions: :class:`~iqlib.core.networks.GaussianPolicy` (tanh'd mean, state-independent
+  log-std), log π = log N(a; μ_θ(s), σ²) (:func:`~iqlib.core.distributions.gaussian_log_prob`) — IQL's
+  AWR actor loss (Kostrikov et al. 2021, Eq. 7) with every weight equal to 1;
+- discrete actions: :class:`~iqlib.core.networks.CategoricalPolicy`, the cross-entropy −log softmax(z)_a.
+
+%BC (Chen et al. 2021, "Decision Transformer") is BC on the best 10 % of episodes:
+``make_train(config, top_fraction_episodes(data, 0.1), ...)``.
+
+Training (``shared/DESIGN.md``): :func:`make_train` returns an
+:class:`~iqlib.neural.offline.OfflineTrainer`, the chunked driver every offline learner shares:
+``train(key) -> (state, metrics)`` is pure and ``train.run(keys, callback=...)`` runs all seeds
+in compiled ``lax.scan`` chunks with evaluation between them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from iqlib.core.transitions import Transitions
+from iqlib.core.distributions import gaussian_log_prob
+from iqlib.core.networks import CategoricalPolicy, GaussianPolicy, apply, init_params
+from iqlib.neural.offline import OfflineTrainer, action_space, prepare_data, sample_batch
+from iqlib.core.training import TrainState, apply_gradients, create_train_state
+
+__all__ = ["BCConfig", "BCState", "log_likelihood", "make_policy", "make_train"]
+
+
+@dataclasses.dataclass(frozen=True)
+class BCConfig:
+    """Behaviour-cloning hyper-parameters (defaults: IQL's actor, Kostrikov et al. 2021, App. B)."""
+
+    hidden: tuple = (256, 256)
+    """Hidden layer widths of the policy MLP (IQL: 256 × 256)."""
+    lr: float = 3e-4
+    """Adam learning rate (IQL: 3e-4), constant."""
+    batch_size: int = 256
+    """Transitions per gradient step, drawn uniformly with replacement (IQL: 256)."""
+
+    def __post_init__(self):
+        if not self.hidden or any(int(h) < 1 for h in self.hidden):
+            raise ValueError(f"hidden must be a non-empty tuple of positive widths, got {self.hidden}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if int(self.batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+class BCState(NamedTuple):
+    """Carry of BC training: the policy's :class:`TrainState` and the PRNG key."""
+
+    policy: TrainState
+    key: jax.Array
+
+
+def make_policy(space: dict, hidden: tuple) -> Callable:
+    """``rngs -> policy module``: CategoricalPolicy (discrete) or GaussianPolicy (continuous)."""
+    if space["discrete"]:
+        return lambda rngs: CategoricalPolicy(space["obs_dim"], space["n_actions"], tuple(hidden), rngs=rngs)
+    return lambda rngs: GaussianPolicy(space["obs_dim"], space["action_dim"], tuple(hidden), rngs=rngs)
+
+
+def log_likelihood(graphdef: Any, params: Any, obs: jax.Array, action: jax.Array) -> jax.Array:
+    """log π(a | s) of dataset actions, in nats.
+
+    Args:
+      graphdef, params: a CategoricalPolicy or GaussianPolicy (:func:`iqlib.core.networks.init_params`).
+      obs: (B, O). action: (B,) int (categorical) or (B, A) float (Gaussian).
+
+    Returns:
+      (B,) log-probabilities (log-softmax entry, or the diagonal Gaussian log-density).
+    """
+    out = apply(graphdef, params, obs)
+    if isinstance(out, tuple):  # Gaussian: (mean, log_std)
+        return gaussian_log_prob(out[0], out[1], action)
+    return jnp.take_along_axis(jax.nn.log_softmax(out, axis=-1), action[:, None].astype(jnp.int32), axis=-1)[:, 0]
+
+
+def make_train(config: BCConfig, data: Transitions | Mapping[str, Any], num_steps: int, *,
+               chunk_size: int = 1000, n_actions: int | None = None) -> OfflineTrainer:
+    """Behaviour cloning: maximise log π(a|s) over the dataset with Adam.
+
+    Args:
+      config: :class:`BCConfig`.
+      data: dataset (validated by :func:`prepare_data`); integer actions ``(N,)`` → categorical
+        policy, float actions ``(N, A)`` in [-1, 1] → Gaussian policy.
+      num_steps: gradient steps (a multiple of ``chunk_size``).
+      chunk_size: updates per compiled ``lax.scan`` chunk.
+      n_actions: number of discrete actions (default: max dataset action + 1).
+
+    Returns:
+      :class:`OfflineTrainer`; carry :class:`BCState`, metrics ``{"bc_loss"}`` (mean −log π, nats).
+
+    Raises:
+      ValueError: bad data (see :func:`prepare_data`) or ``num_steps``/``chunk_size``.
+    """
+    data = prepare_data(data)
+    space = action_space(data, n_actions)
+    graphdef, _ = init_params(make_policy(space, config.hidden), jax.random.key(0))
+    tx = optax.adam(config.lr)
+
+    def init(key):
+        _, params = init_params(make_policy(space, config.hidden), key)
+        return BCState(create_train_state(params, tx), jax.random.fold_in(key, 1))
+
+    def update(carry: BCState, data: Transitions):
+        key, k = jax.random.split(carry.key)
+        batch = sample_batch(k, data, config.batch_size)
+        loss, grads = jax.value_and_grad(
+            lambda p: -jnp.mean(log_likelihood(graphdef, p, batch.obs, batch.action)))(carry.policy.params)
+        return BCState(apply_gradients(carry.policy, grads, tx), key), {"bc_loss": loss}
+
+    return OfflineTrainer(init, update, jax.tree_util.tree_map(jnp.asarray, data), int(num_steps),
+                          int(chunk_size), graphdef, lambda carry: carry.policy.params)
