@@ -16,7 +16,7 @@
 # IQ-Learn (Garg, Chakraborty, Cundy, Song, Ermon, NeurIPS 2021) learns one soft Q-function from
 # expert demonstrations; the policy is $\pi(a|s) = \mathrm{softmax}(Q(s,\cdot)/\alpha)$ and the reward
 # is read off by the inverse soft Bellman operator. Notebooks 01–04 did this on tables with known
-# transitions. Here $Q$ is a neural network (`iqlib.core.networks.QNetwork`, 256×256 ReLU MLP), the
+# transitions. Here $Q$ is a neural network (`iqlib.core.nets.QNetwork`, 256×256 ReLU MLP), the
 # environments are CartPole-v1, Acrobot-v1 and LunarLander-v3, and learning is **offline**: the
 # learner sees $k$ expert episodes and nothing else — no environment step during training (the
 # environment is used only to *evaluate* the learned policies). We ask:
@@ -108,13 +108,14 @@ P
 
 # %%
 from iqlib.neural import bc
-from iqlib.core.transitions import episode_bounds, episode_returns, load_dataset, normalized_score, select_episodes
+from iqlib.core.transitions import episode_bounds, episode_returns, normalized_score, select_episodes
+from iqlib.data.datasets import load_dataset
 from iqlib.neural.dqn import greedy_act as expert_greedy_act
 from iqlib.neural.dqn import load_expert
 from iqlib.core.envs import env_spec, evaluate
 from iqlib.data.files import save_figure, save_metrics
 from iqlib.neural.iq_learn_offline import IQLearnNeuralConfig, greedy_act, make_train, recovered_reward, stochastic_act
-from iqlib.core.networks import apply
+from iqlib.core.nets import apply
 from iqlib.core.normalization import fold_obs_normalization, obs_statistics, standardize
 from iqlib.neural import offline
 from iqlib.notebook.plotting import STYLE

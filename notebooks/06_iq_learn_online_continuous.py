@@ -239,7 +239,7 @@ if sac_hist is not None:
 
 # %%
 from iqlib.neural.iq_learn_online import sampled_soft_value
-from iqlib.core.networks import apply
+from iqlib.core.nets import apply
 
 
 def implicit_reward(i, n=4000):

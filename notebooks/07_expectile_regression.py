@@ -62,7 +62,8 @@ T_START = time.perf_counter()
 P
 
 # %%
-from iqlib.tabular.expectile import expectile, expectile_loss
+from iqlib.neural.iql import expectile_loss
+from iqlib.tabular.expectile import expectile
 from iqlib.data.files import save_figure, save_metrics
 from iqlib.notebook.plotting import STYLE, line_plot
 

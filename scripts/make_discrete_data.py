@@ -30,7 +30,8 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from iqlib.core.transitions import Transitions, save_dataset  # noqa: E402
+from iqlib.core.transitions import Transitions  # noqa: E402
+from iqlib.data.datasets import save_dataset  # noqa: E402
 from iqlib.neural.dqn import DQNConfig, expert_path, load_expert, make_act, save_expert, train_dqn  # noqa: E402
 from iqlib.core.envs import env_spec, evaluate, make_env  # noqa: E402
 from iqlib.data.files import load_provenance  # noqa: E402

@@ -37,7 +37,8 @@ import gymnasium  # noqa: E402
 import jax  # noqa: E402
 import mujoco  # noqa: E402
 
-from iqlib.core.transitions import Transitions, episode_bounds, episode_returns, save_dataset  # noqa: E402
+from iqlib.core.transitions import Transitions, episode_bounds, episode_returns  # noqa: E402
+from iqlib.data.datasets import save_dataset  # noqa: E402
 from iqlib.core.envs import env_spec, evaluate, make_env  # noqa: E402
 from iqlib.data.files import read_json, write_json_atomic  # noqa: E402
 from iqlib.neural.sac import SACConfig, deterministic_act, load_actor, save_actor, stochastic_act, train_sac  # noqa: E402

@@ -35,7 +35,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from iqlib.problems import pointmaze as pm  # noqa: E402
-from iqlib.core.transitions import save_dataset  # noqa: E402
+from iqlib.data.datasets import save_dataset  # noqa: E402
 from iqlib.core.envs import evaluate  # noqa: E402
 
 EVAL_ID = "iqlib/PointMazeMedium-v0"

@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.neural.bc import BCConfig, log_likelihood, make_train
+from iqlib.core.nets import log_likelihood
+from iqlib.neural.bc import BCConfig, make_train
 from iqlib.neural.offline import deterministic_act, prepare_data, stochastic_act, wall_time_to_return
 from iqlib.core.transitions import Transitions
 from iqlib.core.envs import evaluate
@@ -54,7 +55,7 @@ def test_categorical_log_likelihood_is_log_softmax_entry():
     data, _ = synthetic(n=10, discrete=True, action_dim=3)
     train = make_train(BCConfig(hidden=(8,)), data, 1, chunk_size=1)
     params = train.policy_params(train.init(jax.random.key(0)))
-    from iqlib.core.networks import apply
+    from iqlib.core.nets import apply
     logits = np.asarray(apply(train.policy_graphdef, params, data.obs), np.float64)
     expected = logits[np.arange(10), data.action] - np.log(np.exp(logits).sum(1))
     np.testing.assert_allclose(log_likelihood(train.policy_graphdef, params, data.obs, data.action),

@@ -5,9 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from iqlib.core.transitions import (Transitions, episode_bounds, episode_returns, load_dataset, normalized_score,
-                            save_dataset, scale_rewards_locomotion, select_episodes, shift_rewards,
-                            to_transitions, top_fraction_episodes, validate_arrays)
+from iqlib.core.transitions import Transitions, episode_bounds, episode_returns, normalized_score, scale_rewards_locomotion, select_episodes, shift_rewards, to_transitions, top_fraction_episodes, validate_arrays
+from iqlib.data.datasets import load_dataset, save_dataset
 
 
 def make_arrays(lengths=(3, 2, 4), obs_dim=2, discrete=False, last_timeout=True):

@@ -10,14 +10,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.core.transitions import Transitions, episode_bounds, load_dataset
+from iqlib.core.transitions import Transitions, episode_bounds
+from iqlib.data.datasets import load_dataset
 from iqlib.neural.dqn import (DQNConfig, dqn_loss, double_dqn_target, greedy_act, load_expert, make_optimizer,
                        make_update, soft_q_target, train_dqn)
-from iqlib.core.networks import flatten_params, unflatten_params
+from iqlib.data.experts import flatten_params, unflatten_params
 from iqlib.core.envs import evaluate
 from iqlib.data.files import load_provenance
-from iqlib.core.networks import QNetwork, apply, init_params
-from iqlib.core.training import create_train_state, make_chunk
+from iqlib.core.nets import QNetwork, apply, init_params
+from iqlib.core.nets import create_train_state
+from iqlib.core.training import make_chunk
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data"
 ENVS = ("CartPole-v1", "Acrobot-v1", "LunarLander-v3")

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.tabular.expectile import expectile, expectile_loss
+from iqlib.neural.iql import expectile_loss
+from iqlib.tabular.expectile import expectile
 
 
 def test_expectile_loss_hand_computed():

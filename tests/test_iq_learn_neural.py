@@ -13,10 +13,11 @@ import pytest
 from flax import nnx
 
 import iqlib.core.envs
-from iqlib.core.transitions import Transitions, save_dataset
+from iqlib.core.transitions import Transitions
+from iqlib.data.datasets import save_dataset
 from iqlib.neural.iq_learn_offline import (IQLearnNeuralConfig, greedy_act, initial_observations, iq_loss_terms, make_train,
                                    recovered_reward, soft_value, stochastic_act)
-from iqlib.core.networks import QNetwork, apply, init_params
+from iqlib.core.nets import QNetwork, apply, init_params
 from iqlib.core.normalization import fold_obs_normalization
 from iqlib.notebook.runner import REPO_ROOT, execute_notebook
 

@@ -11,12 +11,13 @@ from flax import nnx
 from scipy import integrate
 
 from conftest import REPO_ROOT
-from iqlib.core.transitions import Transitions, save_dataset
+from iqlib.core.transitions import Transitions
+from iqlib.data.datasets import save_dataset
 from iqlib.neural.iq_learn_lfo import (IQLearnLfOConfig, init_lfo, lfo_loss, predicted_next_obs, qss_input,
                                 train_iq_learn_lfo)
 from iqlib.neural.iq_learn_online import (IQLearnOnlineConfig, absorbing_value, iq_critic_terms, make_iq_update, sampled_soft_value,
                                    train_iq_learn_online)
-from iqlib.core.networks import DoubleCritic, TanhGaussianActor, init_params
+from iqlib.core.nets import DoubleCritic, TanhGaussianActor, init_params
 from iqlib.neural.online import load_demos, make_carry, replay_add, replay_init
 from iqlib.notebook.runner import execute_notebook
 from iqlib.neural.sac import init_sac

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from iqlib.neural import bc
-from iqlib.core.transitions import Transitions, episode_returns, save_dataset
+from iqlib.core.transitions import Transitions, episode_returns
+from iqlib.data.datasets import save_dataset
 from iqlib.neural.iql import (IQLConfig, actor_schedule, awr_weights, critic_loss, make_critic, make_train, td_target,
                        value_loss)
 from iqlib.data.registry import DATA_DIR, dataset_names, load_offline

@@ -7,9 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.core.distributions import gaussian_log_prob, tanh_gaussian_mode, tanh_gaussian_sample
-from iqlib.core.networks import (LOG_STD_MAX, LOG_STD_MIN, CategoricalPolicy, DoubleCritic, GaussianPolicy,
-                            QNetwork, TanhGaussianActor, ValueNetwork, apply, count_params, init_params)
+from iqlib.core.nets import gaussian_log_prob, tanh_gaussian_mode, tanh_gaussian_sample
+from iqlib.core.nets import LOG_STD_MAX, LOG_STD_MIN, CategoricalPolicy, DoubleCritic, GaussianPolicy, QNetwork, TanhGaussianActor, ValueNetwork, apply, count_params, init_params
 
 OBS = jnp.linspace(-1, 1, 5 * 4).reshape(5, 4)
 

@@ -9,7 +9,8 @@ import pytest
 from scipy.sparse.csgraph import shortest_path as csgraph_shortest_path
 
 from iqlib.problems import pointmaze as pm
-from iqlib.core.transitions import D4RL_KEYS, episode_bounds, episode_returns, load_dataset
+from iqlib.core.transitions import D4RL_KEYS, episode_bounds, episode_returns
+from iqlib.data.datasets import load_dataset
 from iqlib.core.envs import env_spec, evaluate, make_env
 from iqlib.data.files import load_npz_verified
 from iqlib.notebook.runner import REPO_ROOT

@@ -10,8 +10,9 @@ import pytest
 from flax import nnx
 from scipy.stats import norm
 
-from iqlib.core.transitions import Transitions, episode_returns, load_dataset
-from iqlib.core.distributions import tanh_gaussian_sample
+from iqlib.core.transitions import Transitions, episode_returns
+from iqlib.data.datasets import load_dataset
+from iqlib.core.nets import tanh_gaussian_sample
 from iqlib.core.envs import evaluate
 from iqlib.data.files import load_npz_verified, load_provenance
 from iqlib.notebook.runner import REPO_ROOT

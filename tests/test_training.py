@@ -6,7 +6,8 @@ import numpy as np
 import optax
 import pytest
 
-from iqlib.core.training import apply_gradients, create_train_state, make_chunk, polyak_update, run_chunks
+from iqlib.core.nets import apply_gradients, create_train_state, polyak_update
+from iqlib.core.training import make_chunk, run_chunks
 
 
 def test_polyak_update_is_convex_combination():

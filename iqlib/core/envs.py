@@ -1,7 +1,7 @@
 """Gymnasium environments and batched policy evaluation.
 
 :func:`make_env` builds an environment with continuous actions rescaled to [-1, 1]^A (the
-box every actor in :mod:`iqlib.core.networks` outputs). :func:`evaluate` runs many episodes in
+box every actor in :mod:`iqlib.core.nets` outputs). :func:`evaluate` runs many episodes in
 lockstep — one policy call per time step for all of them, so a jitted policy (and all
 seeds at once) costs one dispatch per step, not one per episode.
 
@@ -17,10 +17,18 @@ import gymnasium as gym
 import jax
 import numpy as np
 
-__all__ = ["ENV_IDS", "make_env", "env_spec", "evaluate"]
+__all__ = ["ENV_IDS", "PROJECT_ENVS", "make_env", "env_spec", "evaluate"]
 
 #: Environments this project trains experts on and evaluates in.
 ENV_IDS = ("CartPole-v1", "Acrobot-v1", "LunarLander-v3", "Pendulum-v1", "Hopper-v5", "HalfCheetah-v5")
+
+#: The project's own environments: id -> (maze layout, episode steps). They are registered here
+#: by entry-point string, so importing this module does not import :mod:`iqlib.problems`.
+PROJECT_ENVS = {"iqlib/PointMazeMedium-v0": ("medium", 600), "iqlib/PointMazeUMaze-v0": ("umaze", 300)}
+for _id, (_maze, _steps) in PROJECT_ENVS.items():
+    if _id not in gym.registry:
+        gym.register(id=_id, entry_point="iqlib.problems.pointmaze:PointMazeEval", kwargs={"maze": _maze},
+                     max_episode_steps=_steps)
 
 
 def make_env(env_id: str, **kwargs) -> gym.Env:
@@ -31,8 +39,6 @@ def make_env(env_id: str, **kwargs) -> gym.Env:
 
     Ids starting with ``iqlib/`` are the project's own (:mod:`iqlib.problems.pointmaze`).
     """
-    if env_id.startswith("iqlib/"):
-        from iqlib.problems import pointmaze  # noqa: F401  (registers the project's own maze ids)
     if env_id not in gym.registry:
         raise ValueError(f"unknown env_id {env_id!r}; expected a gymnasium id such as {list(ENV_IDS)}")
     env = gym.make(env_id, **kwargs)

@@ -30,7 +30,7 @@ def standardize(demos: Transitions, mean, std) -> Transitions:
 
 
 def fold_obs_normalization(params, mean, std):
-    """Params of an `iqlib.core.networks.MLP`-based module trained on (s − mean)/std, rewritten to
+    """Params of an `iqlib.core.nets.MLP`-based module trained on (s − mean)/std, rewritten to
     take raw s: first layer kernel K: (O, H) → K/std, bias b → b − (mean/std) @ K (exact).
     Works for `QNetwork` and `CategoricalPolicy` params, with or without a leading seed axis."""
     mean, std = jnp.asarray(mean), jnp.asarray(std)

@@ -6,8 +6,8 @@ as one ``lax.scan`` and calls it from a Python loop (progress bar, evaluation an
 between chunks). Seeds run in parallel by vmapping the update over a leading seed axis of
 the carry (``vmap_seeds=True``).
 
-Also here: Polyak averaging of target networks (done inside the compiled update, so the
-target moves on every step, not once per chunk) and an Optax train state.
+Polyak targets and the Optax train state live in :mod:`iqlib.core.nets`; they are updated
+inside the compiled update, so a target moves on every step, not once per chunk.
 """
 
 from __future__ import annotations
@@ -17,36 +17,10 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-__all__ = ["seed_batched_act", "TrainState", "create_train_state", "apply_gradients", "polyak_update", "make_chunk",
-           "run_chunks", "stack_metrics"]
+from iqlib.core.nets import apply
 
-
-class TrainState(NamedTuple):
-    """Params and Optax state of one network."""
-
-    params: Any
-    opt_state: Any
-
-
-def create_train_state(params: Any, tx: optax.GradientTransformation) -> TrainState:
-    """A :class:`TrainState` with ``tx.init(params)``."""
-    return TrainState(params, tx.init(params))
-
-
-def apply_gradients(state: TrainState, grads: Any, tx: optax.GradientTransformation) -> TrainState:
-    """One optimiser step: ``params ← params + tx.update(grads)``."""
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    return TrainState(optax.apply_updates(state.params, updates), opt_state)
-
-
-def polyak_update(target: Any, online: Any, rate: float) -> Any:
-    """Polyak averaging ``target ← (1 − rate)·target + rate·online`` (leafwise).
-
-    ``rate`` is the paper's τ_target (0.005 in SAC and IQL).
-    """
-    return jax.tree_util.tree_map(lambda t, o: (1.0 - rate) * t + rate * o, target, online)
+__all__ = ["seed_batched_act", "make_chunk", "run_chunks", "stack_metrics"]
 
 
 def make_chunk(update: Callable[[Any], tuple[Any, Any]], chunk_size: int, vmap_seeds: bool = False):
@@ -126,8 +100,6 @@ def seed_batched_act(graphdef: Any, fn: Callable[[Any, jax.Array], jax.Array]):
     seed axis S (one key per seed). For :func:`iqlib.core.envs.evaluate`, bind the params:
     ``functools.partial(act, params)``.
     """
-    from iqlib.core.networks import apply
-
     def one(params, obs, key):
         return fn(apply(graphdef, params, obs), key)
 

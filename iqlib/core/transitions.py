@@ -1,13 +1,13 @@
-"""Offline datasets and demonstrations in the D4RL layout, with checks and checksums.
+"""Transitions: the in-memory form of offline datasets and demonstrations, with their checks.
 
-On disk (``data/``): a compressed ``.npz`` with D4RL's keys — ``observations: (N, O)``,
+The arrays use D4RL's keys (:data:`D4RL_KEYS`, written to disk by :mod:`iqlib.data.datasets`): a compressed ``.npz`` with D4RL's keys — ``observations: (N, O)``,
 ``actions: (N,)`` int (discrete) or ``(N, A)`` float in [-1, 1], ``rewards: (N,)``,
 ``terminals: (N,)`` (true ends: no bootstrap), ``timeouts: (N,)`` (truncations: bootstrap),
 ``next_observations: (N, O)`` — plus optional ``episode_starts: (N,)`` bools, beside a
 provenance record (``foo.provenance.json``: environment, command, seed, policy, returns,
-reference returns for normalised scores, sha256). :func:`load_dataset` checks the digest
-and the arrays and returns :class:`Transitions`, the in-memory form with the field names
-of ``../shared/DESIGN.md``.
+reference returns for normalised scores, sha256). :func:`to_transitions` checks the arrays
+and returns :class:`Transitions` (``obs, action, reward, next_obs, terminal, timeout``,
+``episode_start``).
 
 Reward conventions (IQL, Kostrikov et al. 2021, Appendix B; D4RL, Fu et al. 2020):
 locomotion rewards are scaled by ``1000 / (max episode return − min episode return)``
@@ -17,12 +17,9 @@ Normalised score = 100·(R − R_random)/(R_expert − R_random) (:func:`normali
 
 from __future__ import annotations
 
-import pathlib
 from typing import Any, Mapping, NamedTuple
 
 import numpy as np
-
-from iqlib.data.files import load_npz_verified, load_provenance, save_npz_with_provenance
 
 __all__ = [
     "Transitions",
@@ -30,8 +27,6 @@ __all__ = [
     "validate_arrays",
     "to_transitions",
     "to_arrays",
-    "save_dataset",
-    "load_dataset",
     "episode_bounds",
     "episode_returns",
     "select_episodes",
@@ -132,36 +127,6 @@ def to_arrays(t: Transitions) -> dict[str, np.ndarray]:
         "next_observations": np.asarray(t.next_obs, np.float32),
         "episode_starts": np.asarray(t.episode_start).astype(bool),
     }
-
-
-def save_dataset(path, t: Transitions | Mapping[str, Any], provenance: Mapping[str, Any]) -> str:
-    """Validate and write a dataset and its provenance record atomically; return sha256.
-
-    The provenance gains ``n_transitions``, ``n_episodes`` and return statistics
-    (``return_mean/std/min/max``, over complete and truncated episodes alike).
-    """
-    arrays = to_arrays(t) if isinstance(t, Transitions) else dict(t)
-    tr = to_transitions(arrays, str(path))
-    rets = episode_returns(tr)
-    stats = {"n_transitions": int(tr.obs.shape[0]), "n_episodes": int(rets.size),
-             "return_mean": float(rets.mean()), "return_std": float(rets.std()),
-             "return_min": float(rets.min()), "return_max": float(rets.max())}
-    return save_npz_with_provenance(path, to_arrays(tr), {**provenance, **stats})
-
-
-def load_dataset(path) -> tuple[Transitions, dict]:
-    """Load ``path`` (npz) after checking its sha256; return ``(transitions, provenance)``.
-
-    Raises:
-      FileNotFoundError: if the npz or its provenance record is missing (the message
-        names the make target that regenerates data).
-      ValueError: on a checksum mismatch or malformed arrays.
-    """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset {str(path)!r} not found; regenerate data with `make data`")
-    arrays = load_npz_verified(path)
-    return to_transitions(arrays, str(path)), load_provenance(path)
 
 
 def episode_bounds(t: Transitions) -> np.ndarray:

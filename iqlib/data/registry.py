@@ -26,7 +26,8 @@ import pathlib
 
 import numpy as np
 
-from iqlib.core.transitions import Transitions, load_dataset, scale_rewards_locomotion, shift_rewards
+from iqlib.core.transitions import Transitions, scale_rewards_locomotion, shift_rewards
+from iqlib.data.datasets import load_dataset
 
 __all__ = ["DATA_DIR", "DATASETS", "DOMAINS", "dataset_names", "dataset_path", "load_offline", "apply_reward_convention"]
 

@@ -4,10 +4,10 @@ BC fits a policy π_θ to the dataset's actions,
 
     max_θ  E_{(s, a) ∼ D} [ log π_θ(a | s) ],
 
-- continuous actions: :class:`~iqlib.core.networks.GaussianPolicy` (tanh'd mean, state-independent
-  log-std), log π = log N(a; μ_θ(s), σ²) (:func:`~iqlib.core.distributions.gaussian_log_prob`) — IQL's
+- continuous actions: :class:`~iqlib.core.nets.GaussianPolicy` (tanh'd mean, state-independent
+  log-std), log π = log N(a; μ_θ(s), σ²) (:func:`~iqlib.core.nets.gaussian_log_prob`) — IQL's
   AWR actor loss (Kostrikov et al. 2021, Eq. 7) with every weight equal to 1;
-- discrete actions: :class:`~iqlib.core.networks.CategoricalPolicy`, the cross-entropy −log softmax(z)_a.
+- discrete actions: :class:`~iqlib.core.nets.CategoricalPolicy`, the cross-entropy −log softmax(z)_a.
 
 %BC (Chen et al. 2021, "Decision Transformer") is BC on the best 10 % of episodes:
 ``make_train(config, top_fraction_episodes(data, 0.1), ...)``.
@@ -28,12 +28,11 @@ import jax.numpy as jnp
 import optax
 
 from iqlib.core.transitions import Transitions
-from iqlib.core.distributions import gaussian_log_prob
-from iqlib.core.networks import CategoricalPolicy, GaussianPolicy, apply, init_params
+from iqlib.core.nets import init_params, log_likelihood, make_policy
 from iqlib.neural.offline import OfflineTrainer, action_space, prepare_data, sample_batch
-from iqlib.core.training import TrainState, apply_gradients, create_train_state
+from iqlib.core.nets import TrainState, apply_gradients, create_train_state
 
-__all__ = ["BCConfig", "BCState", "log_likelihood", "make_policy", "make_train"]
+__all__ = ["BCConfig", "BCState", "make_train"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,29 +60,6 @@ class BCState(NamedTuple):
 
     policy: TrainState
     key: jax.Array
-
-
-def make_policy(space: dict, hidden: tuple) -> Callable:
-    """``rngs -> policy module``: CategoricalPolicy (discrete) or GaussianPolicy (continuous)."""
-    if space["discrete"]:
-        return lambda rngs: CategoricalPolicy(space["obs_dim"], space["n_actions"], tuple(hidden), rngs=rngs)
-    return lambda rngs: GaussianPolicy(space["obs_dim"], space["action_dim"], tuple(hidden), rngs=rngs)
-
-
-def log_likelihood(graphdef: Any, params: Any, obs: jax.Array, action: jax.Array) -> jax.Array:
-    """log π(a | s) of dataset actions, in nats.
-
-    Args:
-      graphdef, params: a CategoricalPolicy or GaussianPolicy (:func:`iqlib.core.networks.init_params`).
-      obs: (B, O). action: (B,) int (categorical) or (B, A) float (Gaussian).
-
-    Returns:
-      (B,) log-probabilities (log-softmax entry, or the diagonal Gaussian log-density).
-    """
-    out = apply(graphdef, params, obs)
-    if isinstance(out, tuple):  # Gaussian: (mean, log_std)
-        return gaussian_log_prob(out[0], out[1], action)
-    return jnp.take_along_axis(jax.nn.log_softmax(out, axis=-1), action[:, None].astype(jnp.int32), axis=-1)[:, 0]
 
 
 def make_train(config: BCConfig, data: Transitions | Mapping[str, Any], num_steps: int, *,

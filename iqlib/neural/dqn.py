@@ -41,9 +41,11 @@ import optax
 
 from iqlib.core.envs import env_spec, evaluate, make_env
 from iqlib.data.files import load_npz_verified, load_provenance, save_npz_with_provenance
-from iqlib.core.networks import QNetwork, apply, flatten_params, init_params, unflatten_params
+from iqlib.core.nets import QNetwork, apply, init_params
+from iqlib.data.experts import flatten_params, unflatten_params
 from iqlib.core.replay import ReplayBuffer, sample
-from iqlib.core.training import TrainState, apply_gradients, create_train_state, make_chunk, polyak_update
+from iqlib.core.nets import TrainState, apply_gradients, create_train_state, polyak_update
+from iqlib.core.training import make_chunk
 
 __all__ = ["DQNConfig", "double_dqn_target", "soft_q_target", "dqn_loss", "make_update",
            "make_act", "greedy_act", "train_dqn",
@@ -294,7 +296,7 @@ def save_expert(env_id: str, params, hidden, provenance: dict, directory=None, m
     ``hidden``, ``obs_dim``, ``n_actions``) to :func:`expert_path`; return the sha256.
     ``medium_params`` (an intermediate checkpoint) is stored under the key prefix ``medium/``."""
     spec = env_spec(env_id)
-    meta = {**provenance, "env_id": env_id, "network": "iqlib.core.networks.QNetwork",
+    meta = {**provenance, "env_id": env_id, "network": "iqlib.core.nets.QNetwork",
             "hidden": [int(h) for h in hidden], "obs_dim": spec["obs_dim"], "n_actions": spec["n_actions"],
             "checkpoints": ["expert"] + (["medium"] if medium_params is not None else [])}
     arrays = flatten_params(params)

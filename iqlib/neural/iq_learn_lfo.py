@@ -49,10 +49,10 @@ import optax
 
 from iqlib.core.envs import env_spec
 from iqlib.neural.iq_learn_online import absorbing_value, iq_critic_terms
-from iqlib.core.networks import MLP, QNetwork, ValueNetwork, apply, init_params
+from iqlib.core.nets import MLP, QNetwork, ValueNetwork, apply, init_params
 from iqlib.neural.online import load_demos, make_carry, run_online
 from iqlib.core.replay import sample
-from iqlib.core.training import TrainState, apply_gradients, create_train_state, polyak_update
+from iqlib.core.nets import TrainState, apply_gradients, create_train_state, polyak_update
 
 __all__ = ["IQLearnLfOConfig", "LfONets", "LfOState", "transition_stats", "qss_input", "init_lfo",
            "predicted_next_obs", "action_values", "lfo_loss", "make_lfo_update", "make_act", "train_iq_learn_lfo"]

@@ -62,10 +62,11 @@ import numpy as np
 import optax
 
 from iqlib.core.transitions import Transitions
-from iqlib.core.networks import QNetwork, apply, init_params
+from iqlib.core.nets import QNetwork, apply, init_params
 from iqlib.core.normalization import fold_obs_normalization, obs_statistics, standardize
 from iqlib.neural.offline import OfflineTrainer, sample_batch
-from iqlib.core.training import TrainState, apply_gradients, create_train_state, seed_batched_act
+from iqlib.core.nets import TrainState, apply_gradients, create_train_state
+from iqlib.core.training import seed_batched_act
 
 __all__ = ["LOSSES", "IQLearnNeuralConfig", "IQData", "IQState", "soft_value", "implicit_reward",
            "initial_observations", "iq_loss_terms", "iq_loss", "make_train", "greedy_act", "stochastic_act",

@@ -38,9 +38,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from iqlib.core.transitions import Transitions
-from iqlib.core.distributions import tanh_gaussian_mode, tanh_gaussian_sample
+from iqlib.core.nets import tanh_gaussian_mode, tanh_gaussian_sample
 from iqlib.core.envs import env_spec
-from iqlib.core.networks import apply
+from iqlib.core.nets import apply
 from iqlib.neural.online import load_demos, make_carry, run_online
 from iqlib.core.replay import sample
 from iqlib.neural.sac import SACConfig, init_sac, sac_update

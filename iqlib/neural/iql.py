@@ -22,11 +22,11 @@ and normalises observations. The two orders differ by one step of V and have the
 points.
 
 Networks: continuous actions use two independent MLPs on [s, a] (what
-:class:`~iqlib.core.networks.DoubleCritic` holds) stored *stacked* on a leading axis of size 2 and
+:class:`~iqlib.core.nets.DoubleCritic` holds) stored *stacked* on a leading axis of size 2 and
 applied with ``jax.vmap`` (one batched matmul per layer, ``IQLConfig.fused_twin``); discrete
-actions use two :class:`~iqlib.core.networks.QNetwork` heads stacked the same way, indexed by the
-dataset action. Actor: :class:`~iqlib.core.networks.GaussianPolicy` (tanh'd mean, state-independent
-log-std; acts at the mean) or :class:`~iqlib.core.networks.CategoricalPolicy` (acts at the argmax).
+actions use two :class:`~iqlib.core.nets.QNetwork` heads stacked the same way, indexed by the
+dataset action. Actor: :class:`~iqlib.core.nets.GaussianPolicy` (tanh'd mean, state-independent
+log-std; acts at the mean) or :class:`~iqlib.core.nets.CategoricalPolicy` (acts at the argmax).
 The actor's learning rate decays by a cosine over the run (authors: over 10⁶ steps).
 """
 
@@ -39,14 +39,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from iqlib.neural.bc import log_likelihood, make_policy
 from iqlib.neural.offline import OfflineTrainer, action_space, prepare_data, sample_batch
 from iqlib.core.transitions import Transitions
-from iqlib.tabular.expectile import expectile_loss
-from iqlib.core.networks import MLP, QNetwork, ValueNetwork, apply, init_params
-from iqlib.core.training import TrainState, apply_gradients, create_train_state, polyak_update
+from iqlib.core.nets import MLP, QNetwork, ValueNetwork, apply, init_params, log_likelihood, make_policy
+from iqlib.core.nets import TrainState, apply_gradients, create_train_state, polyak_update
 
-__all__ = ["IQLConfig", "IQLState", "IQLTrainer", "awr_weights", "td_target", "value_loss", "critic_loss",
+__all__ = ["IQLConfig", "IQLState", "IQLTrainer", "expectile_loss", "awr_weights", "td_target", "value_loss", "critic_loss",
            "actor_schedule", "make_critic", "make_train"]
 
 
@@ -132,6 +130,26 @@ class IQLState(NamedTuple):
     value: TrainState
     key: jax.Array
     step: jax.Array  # updates done, int32
+
+
+def expectile_loss(diff, tau):
+    """Asymmetric squared loss L₂^τ(u) = |τ − 1(u < 0)| u² (Eq. 5), elementwise.
+
+    Args:
+      diff: (...) array u = target − prediction (for the value loss, u = Q(s, a) − V(s)).
+        Positive u (prediction too low) is weighted by τ, negative u by 1 − τ.
+      tau: expectile level τ in [0, 1] (scalar or broadcastable to `diff`).
+
+    Returns:
+      (...) array of losses, same shape as `diff` (average it yourself).
+
+    Raises:
+      ValueError: if a concrete `tau` lies outside [0, 1] (traced values are not checked).
+    """
+    if isinstance(tau, (int, float)) and not isinstance(tau, bool) and not 0.0 <= tau <= 1.0:
+        raise ValueError(f"tau must lie in [0, 1], got {tau}")
+    diff = jnp.asarray(diff)
+    return jnp.where(diff < 0, 1.0 - tau, tau) * diff**2
 
 
 def awr_weights(advantage: jax.Array, temperature: float, max_weight: float = 100.0) -> jax.Array:

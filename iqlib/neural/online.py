@@ -1,7 +1,7 @@
 """Online imitation plumbing shared by online IQ-Learn (continuous) and its LfO variant.
 
 - :func:`load_demos`: the first ``n_demos`` whole episodes of ``data/demos/<EnvId>.npz``
-  (checksummed by :func:`iqlib.core.transitions.load_dataset`), optionally with the actions dropped
+  (checksummed by :func:`iqlib.data.datasets.load_dataset`), optionally with the actions dropped
   (learning from observations: only ``(s, s', terminal)`` survive).
 - A replay buffer *on device with a leading seed axis* (``(S, C, ...)`` arrays): every seed
   adds the same number of rows per block, so one jitted scatter writes all seeds and the
@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from iqlib.core.transitions import Transitions, episode_bounds, episode_returns, load_dataset, select_episodes
+from iqlib.core.transitions import Transitions, episode_bounds, episode_returns, select_episodes
+from iqlib.data.datasets import load_dataset
 from iqlib.core.envs import ENV_IDS, env_spec, evaluate, make_env
 from iqlib.core.training import make_chunk
 

@@ -29,11 +29,13 @@ import numpy as np
 import optax
 
 from iqlib.core.transitions import Transitions
-from iqlib.core.distributions import tanh_gaussian_mode, tanh_gaussian_sample
+from iqlib.core.nets import tanh_gaussian_mode, tanh_gaussian_sample
 from iqlib.core.envs import env_spec, evaluate, make_env
-from iqlib.core.networks import DoubleCritic, TanhGaussianActor, apply, flatten_params, init_params, unflatten_params
+from iqlib.core.nets import DoubleCritic, TanhGaussianActor, apply, init_params
+from iqlib.data.experts import flatten_params, unflatten_params
 from iqlib.core.replay import ReplayBuffer, sample
-from iqlib.core.training import TrainState, apply_gradients, create_train_state, make_chunk, polyak_update
+from iqlib.core.nets import TrainState, apply_gradients, create_train_state, polyak_update
+from iqlib.core.training import make_chunk
 
 __all__ = ["SACConfig", "SACNets", "SACState", "init_sac", "critic_loss", "actor_loss",
            "temperature_loss", "sac_update", "train_sac", "deterministic_act", "stochastic_act",

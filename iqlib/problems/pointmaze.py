@@ -203,7 +203,7 @@ class PointMazeEval(gym.Env):
     def __init__(self, maze: str = "medium", goal_cell=None, start_cell=None):
         if maze not in MAZES:
             raise ValueError(f"maze must be one of {list(MAZES)}, got {maze!r}")
-        import gymnasium_robotics
+        import gymnasium_robotics  # heavy (MuJoCo): imported only when a maze env is built
         gym.register_envs(gymnasium_robotics)
         self.maze_map, self.inner_id, default_goal, _ = MAZES[maze]
         self.goal_cell = tuple(default_goal if goal_cell is None else (int(goal_cell[0]), int(goal_cell[1])))
@@ -239,8 +239,3 @@ class PointMazeEval(gym.Env):
     def close(self):
         self._inner.close()
 
-
-for _name, _id in (("medium", "iqlib/PointMazeMedium-v0"), ("umaze", "iqlib/PointMazeUMaze-v0")):
-    if _id not in gym.registry:
-        gym.register(id=_id, entry_point="iqlib.problems.pointmaze:PointMazeEval", kwargs={"maze": _name},
-                     max_episode_steps=MAZES[_name][3])

@@ -1,8 +1,8 @@
-"""Expectiles: the asymmetric squared loss of IQL and the exact τ-expectile of a sample.
+"""The exact τ-expectile of a (weighted) sample: the quantity IQL's value loss estimates.
 
 Implicit Q-Learning (Kostrikov, Nair, Levine, "Offline Reinforcement Learning with Implicit
 Q-Learning", ICLR 2022, arXiv:2110.06169) fits the state value V(s) as an upper expectile of
-Q(s, a) over the dataset's actions, with the asymmetric squared loss (Eq. 5)
+Q(s, a) over the dataset's actions, with the asymmetric squared loss (Eq. 5; :func:`iqlib.neural.iql.expectile_loss`)
 
     L₂^τ(u) = |τ − 1(u < 0)| u²,      u = target − prediction  (IQL: u = Q(s, a) − V(s)).
 
@@ -30,7 +30,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 
-__all__ = ["expectile_loss", "expectile"]
+__all__ = ["expectile"]
 
 
 def _check_tau(tau, lo_closed: bool) -> None:
@@ -40,26 +40,6 @@ def _check_tau(tau, lo_closed: bool) -> None:
         if not ok:
             interval = "[0, 1]" if lo_closed else "(0, 1)"
             raise ValueError(f"tau must lie in {interval}, got {tau}")
-
-
-def expectile_loss(diff, tau):
-    """Asymmetric squared loss L₂^τ(u) = |τ − 1(u < 0)| u² (IQL Eq. 5), elementwise.
-
-    Args:
-      diff: (...) array u = target − prediction (for IQL's value loss, u = Q(s, a) − V(s)).
-        Positive u (prediction too low) is weighted by τ, negative u by 1 − τ.
-      tau: expectile level τ in [0, 1] (scalar or broadcastable to `diff`).
-
-    Returns:
-      (...) array of losses, same shape as `diff` (average it yourself).
-
-    Raises:
-      ValueError: if a concrete `tau` lies outside [0, 1].
-    """
-    _check_tau(tau, lo_closed=True)
-    diff = jnp.asarray(diff)
-    weight = jnp.where(diff < 0, 1.0 - tau, tau)
-    return weight * diff**2
 
 
 def expectile(x, tau, weights=None, axis: int = -1, max_iter: int | None = None):

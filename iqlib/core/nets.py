@@ -1,53 +1,39 @@
-"""Neural networks for IQ-Learn, SAC and IQL, written with Flax NNX.
+"""The neural pieces every learner shares, written with Flax NNX: networks, densities, train state.
 
-Every network is a small MLP. Training code never calls the modules directly: it keeps
-them as ``(graphdef, params)`` pairs (``nnx.split``) and rebuilds the module inside the
-jitted function (``nnx.merge``), so that params are a plain pytree that ``lax.scan`` can
-carry and ``jax.vmap`` can batch over seeds (the pattern Flax's performance guide
-recommends for small models). :func:`init_params` does the split; :func:`apply` the merge.
+Networks are kept as ``(graphdef, params)`` pairs (``nnx.split``) and rebuilt inside jitted
+code (``nnx.merge``), so params are a plain pytree that ``lax.scan`` can carry and
+``jax.vmap`` can batch over seeds (the pattern Flax's performance guide recommends for small
+models). :func:`init_params` splits; :func:`apply` merges and calls. Shapes: B batch, O
+obs_dim, A the action count or action_dim.
 
-Modules (shapes use B for batch, O for obs_dim, A for the action count or action_dim):
+- :class:`MLP` ``x: (B, in) -> (B, out)``; :class:`QNetwork` ``obs -> Q(s, ·): (B, A)``;
+  :class:`ValueNetwork` ``obs -> V(s): (B,)``; :class:`DoubleCritic` twin continuous critics
+  ``(obs, action) -> (q1, q2)`` (Fujimoto et al. 2018).
+- :class:`TanhGaussianActor` SAC's squashed Gaussian (Haarnoja et al. 2018, App. C);
+  :class:`GaussianPolicy` IQL's Gaussian with tanh'd mean and state-independent log-std
+  (Kostrikov et al. 2021, App. B); :class:`CategoricalPolicy` logits ``(B, A)``.
+- Densities: :func:`gaussian_log_prob`; the tanh-Gaussian :func:`tanh_gaussian_sample`
+  (SAC Eq. 21) and :func:`tanh_gaussian_mode`; :func:`log_likelihood` of dataset actions
+  under a Gaussian or categorical policy (BC, and IQL's AWR, Eq. 7).
+- Training state: :class:`TrainState`, :func:`apply_gradients` (optax), :func:`polyak_update`.
 
-- :class:`MLP` — ``x: (B, in) -> (B, out)``, ReLU hidden layers.
-- :class:`QNetwork` — discrete soft Q: ``obs: (B, O) -> Q(s, ·): (B, A)``.
-- :class:`ValueNetwork` — ``obs: (B, O) -> V(s): (B,)`` (IQL's V).
-- :class:`DoubleCritic` — twin continuous critics ``(obs, action) -> (q1, q2)``, each
-  ``(B,)`` (Fujimoto et al. 2018's clipped double-Q, used by SAC and IQL).
-- :class:`TanhGaussianActor` — SAC's squashed Gaussian with state-dependent log-std
-  (Haarnoja et al. 2018, Appendix C): ``obs -> (mean, log_std)`` of the pre-tanh Gaussian.
-- :class:`GaussianPolicy` — IQL's continuous policy: a Gaussian with tanh'd mean and a
-  state-independent log-std (Kostrikov et al. 2021, Appendix B; evaluated at the mean).
-- :class:`CategoricalPolicy` — ``obs -> logits: (B, A)`` (discrete AWR / BC).
-
-Continuous actions live in [-1, 1]^A; environments are rescaled to that box
-(:func:`iqlib.core.envs.make_env`).
+Continuous actions live in [-1, 1]^A (:func:`iqlib.core.envs.make_env` rescales the box).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import math
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+import optax
 from flax import nnx
 
-__all__ = [
-    "MLP",
-    "QNetwork",
-    "ValueNetwork",
-    "DoubleCritic",
-    "TanhGaussianActor",
-    "GaussianPolicy",
-    "CategoricalPolicy",
-    "init_params",
-    "apply",
-    "count_params",
-    "flatten_params",
-    "unflatten_params",
-    "LOG_STD_MIN",
-    "LOG_STD_MAX",
-]
+__all__ = ["MLP", "QNetwork", "ValueNetwork", "DoubleCritic", "TanhGaussianActor", "GaussianPolicy",
+           "CategoricalPolicy", "init_params", "apply", "count_params", "make_policy", "LOG_STD_MIN",
+           "LOG_STD_MAX", "gaussian_log_prob", "tanh_gaussian_sample", "tanh_gaussian_mode", "log_likelihood",
+           "TrainState", "create_train_state", "apply_gradients", "polyak_update"]
 
 LOG_STD_MIN = -5.0
 LOG_STD_MAX = 2.0
@@ -111,7 +97,7 @@ class TanhGaussianActor(nnx.Module):
     """SAC actor: pre-tanh Gaussian ``obs: (B, O) -> (mean: (B, A), log_std: (B, A))``.
 
     ``log_std`` is squashed into [LOG_STD_MIN, LOG_STD_MAX]. Sample and log-probability
-    with :func:`iqlib.core.distributions.tanh_gaussian_sample`.
+    with :func:`tanh_gaussian_sample`.
     """
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int] = (256, 256), *,
@@ -186,30 +172,91 @@ def count_params(params: Any) -> int:
     return int(sum(x.size for x in jax.tree_util.tree_leaves(params)))
 
 
-def _path_name(path) -> str:
-    return "/".join(str(getattr(k, "key", getattr(k, "idx", None))) for k in path
-                    if not isinstance(k, jax.tree_util.GetAttrKey))
+_LOG_2PI = math.log(2.0 * math.pi)
 
 
-def flatten_params(params) -> dict[str, np.ndarray]:
-    """nnx State -> ``{"net/hidden/0/kernel": array, ...}`` ('/'-joined keys, numpy): the
-    layout of every checkpoint under ``data/experts/`` (``np.savez`` keys)."""
-    return {_path_name(p): np.asarray(v) for p, v in jax.tree_util.tree_flatten_with_path(params)[0]}
+def gaussian_log_prob(mean: jax.Array, log_std: jax.Array, x: jax.Array) -> jax.Array:
+    """Diagonal Gaussian log-density summed over the last axis.
 
+    Args:
+      mean, log_std, x: (..., A).
 
-def unflatten_params(template, flat: dict[str, np.ndarray]):
-    """Inverse of :func:`flatten_params`: the leaves of ``flat`` in the tree of ``template``.
-
-    Raises:
-      ValueError: if the keys or shapes of ``flat`` do not match ``template``.
+    Returns:
+      (...,) log N(x; mean, exp(log_std)²) in nats.
     """
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
-    names = [_path_name(p) for p, _ in leaves]
-    if set(names) != set(flat):
-        raise ValueError(f"param keys {sorted(flat)} do not match the network's {sorted(names)}")
-    out = []
-    for name, (_, ref) in zip(names, leaves):
-        if tuple(np.shape(flat[name])) != tuple(ref.shape):
-            raise ValueError(f"param {name!r} has shape {np.shape(flat[name])}, network expects {ref.shape}")
-        out.append(jnp.asarray(flat[name], ref.dtype))
-    return jax.tree_util.tree_unflatten(treedef, out)
+    z = (x - mean) * jnp.exp(-log_std)
+    return jnp.sum(-0.5 * z**2 - log_std - 0.5 * _LOG_2PI, axis=-1)
+
+
+def tanh_gaussian_sample(key: jax.Array, mean: jax.Array, log_std: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Reparameterised sample of a tanh-squashed Gaussian and its log-probability.
+
+    Args:
+      key: PRNG key.
+      mean, log_std: (..., A) parameters of the pre-tanh Gaussian.
+
+    Returns:
+      ``(action: (..., A) in (-1, 1), log_prob: (...,))``. The Jacobian term uses the
+      stable identity log(1 − tanh(u)²) = 2 (log 2 − u − softplus(−2u)).
+    """
+    u = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
+    log_det = 2.0 * (math.log(2.0) - u - jax.nn.softplus(-2.0 * u))
+    return jnp.tanh(u), gaussian_log_prob(mean, log_std, u) - jnp.sum(log_det, axis=-1)
+
+
+def tanh_gaussian_mode(mean: jax.Array) -> jax.Array:
+    """Deterministic action of a tanh-Gaussian policy: ``tanh(mean)``, shape of ``mean``."""
+    return jnp.tanh(mean)
+
+
+def make_policy(space: dict, hidden: tuple) -> Callable:
+    """``rngs -> policy module``: CategoricalPolicy if ``space["discrete"]``, else GaussianPolicy.
+
+    ``space``: ``{"discrete", "obs_dim", "n_actions" | "action_dim"}`` (as
+    :func:`iqlib.neural.offline.action_space` returns).
+    """
+    if space["discrete"]:
+        return lambda rngs: CategoricalPolicy(space["obs_dim"], space["n_actions"], tuple(hidden), rngs=rngs)
+    return lambda rngs: GaussianPolicy(space["obs_dim"], space["action_dim"], tuple(hidden), rngs=rngs)
+
+
+def log_likelihood(graphdef: Any, params: Any, obs: jax.Array, action: jax.Array) -> jax.Array:
+    """log π(a | s) of dataset actions, in nats.
+
+    Args:
+      graphdef, params: a CategoricalPolicy or GaussianPolicy (:func:`init_params`).
+      obs: (B, O). action: (B,) int (categorical) or (B, A) float (Gaussian).
+
+    Returns:
+      (B,) log-probabilities (log-softmax entry, or the diagonal Gaussian log-density).
+    """
+    out = apply(graphdef, params, obs)
+    if isinstance(out, tuple):  # Gaussian: (mean, log_std)
+        return gaussian_log_prob(out[0], out[1], action)
+    return jnp.take_along_axis(jax.nn.log_softmax(out, axis=-1), action[:, None].astype(jnp.int32), axis=-1)[:, 0]
+
+
+class TrainState(NamedTuple):
+    """Params and Optax state of one network."""
+
+    params: Any
+    opt_state: Any
+
+
+def create_train_state(params: Any, tx: optax.GradientTransformation) -> TrainState:
+    """A :class:`TrainState` with ``tx.init(params)``."""
+    return TrainState(params, tx.init(params))
+
+
+def apply_gradients(state: TrainState, grads: Any, tx: optax.GradientTransformation) -> TrainState:
+    """One optimiser step: ``params ← params + tx.update(grads)``."""
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    return TrainState(optax.apply_updates(state.params, updates), opt_state)
+
+
+def polyak_update(target: Any, online: Any, rate: float) -> Any:
+    """Polyak averaging ``target ← (1 − rate)·target + rate·online`` (leafwise).
+
+    ``rate`` is the paper's τ_target (0.005 in SAC and IQL).
+    """
+    return jax.tree_util.tree_map(lambda t, o: (1.0 - rate) * t + rate * o, target, online)
