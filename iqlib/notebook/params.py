@@ -45,6 +45,7 @@ __all__ = [
     "OutputDir",
     "Params",
     "check_parameters",
+    "RENAMED",
 ]
 
 Validator = Callable[[str, Any], Any]
@@ -328,13 +329,29 @@ class Params:
 def _ipython_hidden_names() -> set[str]:
     """Names IPython put in the user namespace itself (``In``, ``Out``, ``exit``, ...)."""
     try:
-        from IPython import get_ipython
+        from IPython import get_ipython  # optional: present only inside a Jupyter kernel
     except ImportError:
         return set()
     shell = get_ipython()
     if shell is None:
         return set()
     return set(getattr(shell, "user_ns_hidden", {}) or {})
+
+
+#: Notebook parameters renamed to the project's one vocabulary (old name -> new name). Passing an
+#: old name raises an error that names its replacement (README, "One vocabulary").
+RENAMED = {
+    "gamma": "discount",
+    "rust_gamma": "rust_discount",
+    "alpha": "entropy_temperature",
+    "init_temperature": "entropy_temperature",
+    "temperature": "awr_temperature",
+    "beta": "awr_temperature",
+    "tau": "expectile",
+    "taus": "expectiles",
+    "learning_rate": "sgd_lr",
+    "lfo_lr": "lfo_critic_lr",
+}
 
 
 def check_parameters(namespace: Mapping[str, Any], spec: Mapping[str, Validator]) -> Params:
@@ -357,6 +374,10 @@ def check_parameters(namespace: Mapping[str, Any], spec: Mapping[str, Validator]
     Traceback (most recent call last):
     ...
     ValueError: unknown parameter 'nn'; known parameters: n
+    >>> check_parameters({"discount": 0.9, "gamma": 0.5}, {"discount": Float()})
+    Traceback (most recent call last):
+    ...
+    ValueError: parameter 'gamma' was renamed to 'discount'; pass -p discount 0.5 instead
     """
     known = ", ".join(sorted(spec))
     missing = [name for name in spec if name not in namespace]
@@ -371,5 +392,8 @@ def check_parameters(namespace: Mapping[str, Any], spec: Mapping[str, Validator]
         if name.startswith("_") or name in spec or name in hidden:
             continue
         if isinstance(value, _LITERAL_TYPES):
+            if RENAMED.get(name) in spec:
+                raise ValueError(f"parameter {name!r} was renamed to {RENAMED[name]!r}; "
+                                 f"pass -p {RENAMED[name]} {value!r} instead")
             raise ValueError(f"unknown parameter {name!r}; known parameters: {known}")
     return Params({name: validate(name, namespace[name]) for name, validate in spec.items()})
