@@ -118,7 +118,8 @@ from iqlib.neural.dqn import greedy_act as expert_greedy_act
 from iqlib.neural.dqn import load_expert
 from iqlib.core.envs import env_spec, evaluate
 from iqlib.data.files import save_figure, save_metrics
-from iqlib.neural.iq_learn_offline import IQLearnNeuralConfig, greedy_act, make_train, recovered_reward, stochastic_act
+from iqlib.neural.acting import deterministic_act, greedy_act, softmax_act, stochastic_act
+from iqlib.neural.iq_learn_offline import IQLearnNeuralConfig, make_train, recovered_reward
 from iqlib.core.nets import apply
 from iqlib.core.normalization import fold_obs_normalization, obs_statistics, standardize
 from iqlib.neural import offline
@@ -177,13 +178,13 @@ def run_learner(kind, env_id, demos, n_actions, keys):
     if kind == "iq":
         train = make_train(config, demos, P.train_steps, P.chunk_size, n_actions=n_actions)
         params_of = train.policy_params
-        act_g, act_s = greedy_act(train.policy_graphdef), stochastic_act(train.policy_graphdef, config.alpha)
+        act_g, act_s = greedy_act(train.policy_graphdef), softmax_act(train.policy_graphdef, config.alpha)
     else:  # BC on the same standardised observations, folded back the same way
         mean, std = obs_statistics(demos)
         train = bc.make_train(bc_config, standardize(demos, mean, std), P.train_steps, chunk_size=P.chunk_size,
                               n_actions=n_actions)
         params_of = lambda carry: fold_obs_normalization(train.policy_params(carry), mean, std)  # noqa: E731
-        act_g, act_s = offline.deterministic_act(train.policy_graphdef), offline.stochastic_act(train.policy_graphdef)
+        act_g, act_s = deterministic_act(train.policy_graphdef), stochastic_act(train.policy_graphdef)
     curve = []
 
     def callback(step, carry, _):
@@ -341,7 +342,7 @@ for env_id in P.env_ids:
     train_obs = select_episodes(data[env_id]["demos"], np.arange(kmin)).obs
     for kind in ("iq", "bc"):
         res = results[(env_id, kind, kmin)]
-        act = greedy_act(res["graphdef"]) if kind == "iq" else offline.deterministic_act(res["graphdef"])
+        act = greedy_act(res["graphdef"]) if kind == "iq" else deterministic_act(res["graphdef"])
         on_train = np.mean([np.mean(np.asarray(act(jax.tree_util.tree_map(lambda x: x[i], res["params"]), train_obs,
                                                     jax.random.key(0))) != np.argmax(e_q(train_obs), -1))
                             for i in range(P.n_seeds)])

@@ -9,7 +9,8 @@ import pytest
 
 from iqlib.core.nets import log_likelihood
 from iqlib.neural.bc import BCConfig, make_train
-from iqlib.neural.offline import deterministic_act, prepare_data, stochastic_act, wall_time_to_return
+from iqlib.neural.acting import deterministic_act, stochastic_act
+from iqlib.neural.offline import prepare_data, wall_time_to_return
 from iqlib.core.transitions import Transitions
 from iqlib.core.envs import evaluate
 

@@ -15,8 +15,9 @@ from flax import nnx
 import iqlib.core.envs
 from iqlib.core.transitions import Transitions
 from iqlib.data.datasets import save_dataset
-from iqlib.neural.iq_learn_offline import (IQLearnNeuralConfig, greedy_act, initial_observations, iq_loss_terms, make_train,
-                                   recovered_reward, soft_value, stochastic_act)
+from iqlib.neural.acting import greedy_act, softmax_act
+from iqlib.neural.iq_learn_offline import (IQLearnNeuralConfig, initial_observations, iq_loss_terms, make_train,
+                                   recovered_reward, soft_value)
 from iqlib.core.nets import QNetwork, apply, init_params
 from iqlib.core.normalization import fold_obs_normalization
 from iqlib.notebook.runner import REPO_ROOT, execute_notebook
@@ -206,7 +207,7 @@ def test_vmapped_seeds_and_stochastic_act_shapes():
     np.testing.assert_allclose(metrics_p["loss"], metrics["loss"], rtol=1e-4, atol=1e-6)
     params = train.policy_params(carry)
     obs = jnp.zeros((3, 5, 2))
-    a = stochastic_act(train.policy_graphdef, 0.01)(params, obs, jax.random.key(0))
+    a = softmax_act(train.policy_graphdef, 0.01)(params, obs, jax.random.key(0))
     g = greedy_act(train.policy_graphdef)(params, obs, jax.random.key(0))
     assert a.shape == g.shape == (3, 5) and int(a.max()) < 3
     kernel = params["net"]["out"]["kernel"]

@@ -18,9 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from iqlib.core.nets import apply
 
-__all__ = ["seed_batched_act", "make_chunk", "run_chunks", "stack_metrics"]
+__all__ = ["make_chunk", "run_chunks", "stack_metrics"]
 
 
 def make_chunk(update: Callable[[Any], tuple[Any, Any]], chunk_size: int, vmap_seeds: bool = False):
@@ -91,22 +90,3 @@ def stack_metrics(history: list, axis: int = 0):
     if not history:
         return {}
     return jax.tree_util.tree_map(lambda *xs: np.concatenate([np.asarray(x) for x in xs], axis=axis), *history)
-
-
-def seed_batched_act(graphdef: Any, fn: Callable[[Any, jax.Array], jax.Array]):
-    """Jitted ``act(params, obs, key)`` from a network and a head ``fn(output, key) -> action``.
-
-    ``obs: (B, O)`` with unbatched params, or ``obs: (S, B, O)`` with params carrying a leading
-    seed axis S (one key per seed). For :func:`iqlib.core.envs.evaluate`, bind the params:
-    ``functools.partial(act, params)``.
-    """
-    def one(params, obs, key):
-        return fn(apply(graphdef, params, obs), key)
-
-    @jax.jit
-    def act(params, obs, key):
-        if obs.ndim == 2:
-            return one(params, obs, key)
-        return jax.vmap(one)(params, obs, jax.random.split(key, obs.shape[0]))
-
-    return act

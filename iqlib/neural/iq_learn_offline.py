@@ -66,10 +66,10 @@ from iqlib.core.nets import QNetwork, apply, init_params
 from iqlib.core.normalization import fold_obs_normalization, obs_statistics, standardize
 from iqlib.neural.offline import OfflineTrainer, sample_batch
 from iqlib.core.nets import TrainState, apply_gradients, create_train_state
-from iqlib.core.training import seed_batched_act
+from iqlib.neural.acting import greedy_act, softmax_act
 
 __all__ = ["LOSSES", "IQLearnNeuralConfig", "IQData", "IQState", "soft_value", "implicit_reward",
-           "initial_observations", "iq_loss_terms", "iq_loss", "make_train", "greedy_act", "stochastic_act",
+           "initial_observations", "iq_loss_terms", "iq_loss", "make_train", 
            "recovered_reward"]
 
 LOSSES = ("value", "value_expert", "v0")
@@ -291,23 +291,6 @@ def make_train(config: IQLearnNeuralConfig, demos: Transitions, num_steps: int, 
         return fold_obs_normalization(params, mean, std) if config.normalize_obs else params
 
     return OfflineTrainer(init, update, data, int(num_steps), int(chunk_size), graphdef, policy_params)
-
-
-@functools.lru_cache(maxsize=64)
-def greedy_act(graphdef):
-    """Jitted ``act(params, obs, key) -> argmax_a Q(s, a)``: obs (B, O) -> (B,) int32, or
-    obs (S, B, O) with params carrying a leading seed axis S -> (S, B).
-
-    For `iqlib.core.envs.evaluate`: ``functools.partial(greedy_act(g), params)`` (``batch_shape=(S,)``).
-    """
-    return seed_batched_act(graphdef, lambda q, key: jnp.argmax(q, axis=-1).astype(jnp.int32))
-
-
-@functools.lru_cache(maxsize=64)
-def stochastic_act(graphdef, alpha: float):
-    """Jitted ``act(params, obs, key) -> a ∼ softmax(Q(s, ·)/α)`` (the soft-optimal policy of
-    Q at temperature α); shapes as `greedy_act`, an independent key per seed."""
-    return seed_batched_act(graphdef, lambda q, key: jax.random.categorical(key, q / alpha, axis=-1).astype(jnp.int32))
 
 
 def recovered_reward(graphdef, params, batch: Transitions, gamma: float, alpha: float):

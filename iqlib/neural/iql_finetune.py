@@ -43,7 +43,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from iqlib.neural.offline import deterministic_act, prepare_data, stochastic_act
+from iqlib.neural.acting import deterministic_act, stochastic_act
+from iqlib.neural.offline import prepare_data
 from iqlib.core.transitions import Transitions
 from iqlib.core.envs import env_spec, evaluate, make_env
 from iqlib.neural.iql import IQLConfig, IQLState, make_train

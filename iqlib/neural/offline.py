@@ -24,9 +24,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from iqlib.core.transitions import Transitions, to_arrays, to_transitions
-from iqlib.core.training import make_chunk, seed_batched_act, stack_metrics
+from iqlib.core.training import make_chunk, stack_metrics
+from iqlib.neural.acting import deterministic_act, stochastic_act
 
-__all__ = ["OfflineTrainer", "prepare_data", "action_space", "sample_batch", "deterministic_act", "stochastic_act",
+__all__ = ["OfflineTrainer", "prepare_data", "action_space", "sample_batch",
            "wall_time_to_return"]
 
 
@@ -238,36 +239,6 @@ class OfflineTrainer:
         """``act(obs, key)`` of the current policy (for :func:`iqlib.core.envs.evaluate`)."""
         fn = deterministic_act if deterministic else stochastic_act
         return functools.partial(fn(self.policy_graphdef), self.policy_params(carry))
-
-
-def _make_act(graphdef: Any, deterministic: bool) -> Callable:
-    def head(out, key):
-        if isinstance(out, tuple):  # Gaussian (mean, log_std); actions stay in [-1, 1]
-            mean, log_std = out
-            if deterministic:
-                return mean
-            return jnp.clip(mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape), -1.0, 1.0)
-        return jnp.argmax(out, -1) if deterministic else jax.random.categorical(key, out, axis=-1)
-
-    return seed_batched_act(graphdef, head)
-
-
-@functools.lru_cache(maxsize=64)
-def deterministic_act(graphdef: Any) -> Callable:
-    """Jitted ``act(params, obs, key) -> action`` at the policy's mode (Gaussian mean / argmax).
-
-    ``obs: (B, O)`` with unbatched params → ``(B,)`` int or ``(B, A)``; ``obs: (S, B, O)``
-    with params carrying a leading seed axis S → ``(S, B)`` / ``(S, B, A)``. For
-    :func:`iqlib.core.envs.evaluate` bind the params: ``functools.partial(deterministic_act(g), params)``
-    is the ``act(obs, key)`` it wants (``batch_shape=(S,)`` for seed-batched params).
-    """
-    return _make_act(graphdef, True)
-
-
-@functools.lru_cache(maxsize=64)
-def stochastic_act(graphdef: Any) -> Callable:
-    """As :func:`deterministic_act`, but samples a ∼ π(·|s) (Gaussian clipped to [-1, 1])."""
-    return _make_act(graphdef, False)
 
 
 def wall_time_to_return(train: OfflineTrainer, key, env_id: str, target_return: float, *, n_episodes: int = 5,
