@@ -176,3 +176,24 @@ def test_optional_passes_none_and_says_none_is_allowed():
     assert Optional(Float(lo=0.0))("beta", None) is None
     with pytest.raises(ValueError, match=r"'beta': expected None or a number in \[0.0, inf\), got -2"):
         Optional(Float(lo=0.0))("beta", -2)
+
+
+def test_renamed_parameter_names_its_replacement():
+    from iqlib.notebook.params import RENAMED, Float, check_parameters
+
+    assert RENAMED["gamma"] == "discount" and RENAMED["temperature"] == "awr_temperature"
+    with pytest.raises(ValueError, match="'gamma' was renamed to 'discount'; pass -p discount 0.5"):
+        check_parameters({"discount": 0.9, "gamma": 0.5}, {"discount": Float()})
+    # an old name whose new name the notebook does not have is just unknown
+    with pytest.raises(ValueError, match="unknown parameter 'gamma'"):
+        check_parameters({"n": 0.9, "gamma": 0.5}, {"n": Float()})
+
+
+def test_docstring_examples_of_the_parameter_kit_hold():
+    import doctest
+
+    from iqlib.notebook import params, validators
+
+    for module in (params, validators):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -28,6 +28,11 @@ import sys
 import time
 from typing import Any, Iterator, Mapping, Sequence
 
+import jupytext
+import papermill
+from ipykernel.kernelspec import install
+from jupyter_client.kernelspec import KernelSpecManager
+
 from iqlib.data.files import read_json, write_json_atomic
 
 __all__ = [
@@ -72,8 +77,6 @@ def ensure_kernel() -> str:
     a kernelspec is installed into ``sys.prefix`` under the name ``iqlib`` (or a name
     derived from ``sys.prefix`` if another ``iqlib`` kernel shadows it).
     """
-    from jupyter_client.kernelspec import KernelSpecManager
-
     def matching(manager: KernelSpecManager) -> str | None:
         specs = manager.find_kernel_specs()
         # Prefer the conventional names so repeated runs pick the same kernel.
@@ -89,8 +92,6 @@ def ensure_kernel() -> str:
     name = matching(KernelSpecManager())
     if name is not None:
         return name
-
-    from ipykernel.kernelspec import install
 
     tag = hashlib.sha256(sys.prefix.encode()).hexdigest()[:8]
     for candidate in ("iqlib", f"iqlib-{tag}"):
@@ -138,9 +139,6 @@ def execute_notebook(
     Raises ``papermill.PapermillExecutionError`` if a cell fails (the executed notebook,
     with the traceback, is still written).
     """
-    import jupytext
-    import papermill
-
     py_path = pathlib.Path(py_path)
     # Absolute: the kernel runs in `cwd`, so a relative path would land elsewhere.
     output_dir = pathlib.Path(output_dir).resolve()
