@@ -184,3 +184,9 @@ def test_closure_counts_what_a_copy_needs():
     assert closure("iqlib.core.nets") == {"iqlib.core.nets"}
     assert "iqlib.core.nets" in closure("iqlib.neural.bc")
     assert len(closure("iqlib.neural.bc")) >= 3  # bc -> offline driver -> transitions, nets, ...
+
+
+def test_the_library_stands_alone():
+    """Docstrings say the thing itself; they never point at files outside this repository."""
+    bad = [m for m, p in MODULES.items() if "DESIGN.md" in p.read_text() or "shared/" in p.read_text()]
+    assert bad == []
