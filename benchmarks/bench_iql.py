@@ -2,7 +2,7 @@
 
 Synthetic data (obs 17, action 6, 100k transitions); timings after compilation. Variants:
 
-  (a) scan        1 seed, `chunk` updates per compiled `lax.scan` (iqlib.neural.iql, the default path)
+  (a) scan        1 seed, `chunk` updates per compiled `lax.scan` (iqlib.neural.iql_train, the default path)
   (b) vmap        S seeds vmapped inside the scan (`train.run`); aggregate = S × chunk rate
   (b') lax.map    S seeds one after another at every update, inside the compiled scan
   (b'') seq       S seeds one after another, each running its whole chunk (`lax.map` of scans)
@@ -51,7 +51,8 @@ def run_variant(name: str, fused: bool, chunk: int, chunks: int, seeds: int) -> 
     import jax
     import numpy as np
 
-    from iqlib.neural.iql import IQLConfig, make_train
+    from iqlib.neural.iql import IQLConfig
+    from iqlib.neural.iql_train import make_train
 
     cfg = IQLConfig(fused_twin=fused)
     train = make_train(cfg, synthetic_data(), chunk * chunks, chunk_size=chunk)

@@ -59,7 +59,7 @@ batch_size = 256
 top_fraction = 0.1
 seed_group = 0
 expectile = None
-temperature = None
+awr_temperature = None
 
 # %% [markdown]
 # **Parameters.** `datasets`: names from `iqlib.data.registry.dataset_names()`; `n_seeds`
@@ -69,7 +69,7 @@ temperature = None
 # is 10× cheaper per update and enough for CartPole) and
 # `batch_size` the minibatch (paper: 256). τ and β come from the dataset's domain
 # (`IQLConfig.for_domain`: locomotion τ 0.7, β 3; maze τ 0.9, β 10 — the paper's AntMaze
-# values; discrete τ 0.7, β 3, our choice); `expectile` / `temperature`, when not None, override
+# values; discrete τ 0.7, β 3, our choice); `expectile` / `awr_temperature`, when not None, override
 # τ / β for every dataset (sweeps). `top_fraction` is the share of episodes 10 %BC keeps.
 # `seed_group` = G > 0 vmaps the seeds in groups of G run one after another (0: all seeds in one
 # vmap); same numbers, different speed: with 256-unit networks on the 2-core CPU, 8 seeds in
@@ -112,7 +112,7 @@ P = check_parameters(globals(), {
     "top_fraction": Float(0.0, 1.0, lo_open=True),
     "seed_group": Int(0, 64),
     "expectile": Optional(Float(0.0, 1.0, lo_open=True, hi_open=True)),
-    "temperature": Optional(Float(0.0)),
+    "awr_temperature": Optional(Float(0.0)),
 })
 if P.seed_group and P.n_seeds % P.seed_group:
     raise ValueError(f"seed_group ({P.seed_group}) must divide n_seeds ({P.n_seeds})")
@@ -125,7 +125,8 @@ P
 from iqlib.neural import bc
 from iqlib.core.transitions import episode_returns, normalized_score, top_fraction_episodes
 from iqlib.data.files import save_figure, save_metrics, write_json_atomic
-from iqlib.neural.iql import IQLConfig, make_train
+from iqlib.neural.iql import IQLConfig
+from iqlib.neural.iql_train import make_train
 from iqlib.data.registry import load_offline
 from iqlib.notebook.plotting import bar_table, curves_with_bands
 
@@ -164,7 +165,7 @@ for name in P.datasets:
 keys = jax.random.split(jax.random.key(P.seed), P.n_seeds)
 results, timings, iql_metrics, iql_carry = {}, {}, {}, {}
 for name, (t, info, top) in data.items():
-    overrides = {k: v for k, v in (("expectile", P.expectile), ("temperature", P.temperature)) if v is not None}
+    overrides = {k: v for k, v in (("expectile", P.expectile), ("awr_temperature", P.awr_temperature)) if v is not None}
     cfg = IQLConfig.for_domain(info["domain"], hidden=HIDDEN, batch_size=P.batch_size, **overrides)
     bc_cfg = bc.BCConfig(hidden=HIDDEN, batch_size=P.batch_size)
     trainers = {"iql": make_train(cfg, t, P.train_steps, chunk_size=P.eval_every),
@@ -180,7 +181,7 @@ for name, (t, info, top) in data.items():
         if method == "iql":
             iql_metrics[name], iql_carry[name] = metrics, (trainer, carry)
     print(f"{name}: " + ", ".join(f"{m} {timings[name, m]:.1f} s" for m in trainers)
-          + f"  (τ {cfg.expectile}, β {cfg.temperature})")
+          + f"  (τ {cfg.expectile}, β {cfg.awr_temperature})")
 
 # %% [markdown]
 # ## Scores

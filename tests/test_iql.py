@@ -13,8 +13,8 @@ import pytest
 from iqlib.neural import bc
 from iqlib.core.transitions import Transitions, episode_returns
 from iqlib.data.datasets import save_dataset
-from iqlib.neural.iql import (IQLConfig, actor_schedule, awr_weights, critic_loss, make_critic, make_train, td_target,
-                       value_loss)
+from iqlib.neural.iql import IQLConfig, actor_schedule, awr_weights, critic_loss, make_critic, td_target, value_loss
+from iqlib.neural.iql_train import make_train
 from iqlib.data.registry import DATA_DIR, dataset_names, load_offline
 from iqlib.notebook.runner import REPO_ROOT, execute_notebook
 
@@ -80,7 +80,7 @@ def test_update_uses_min_of_target_twins_and_masks(discrete):
     """Networks with constant outputs: target twins (5, 2), online twins (3, 4), V = 1."""
     tau, beta, gamma, r = 0.7, 3.0, 0.9, 0.5
     action = np.zeros(1, np.int32) if discrete else np.zeros((1, 2), np.float32)
-    cfg = IQLConfig(expectile=tau, temperature=beta, discount=gamma, value_lr=0.0, critic_lr=0.0, **SMALL)
+    cfg = IQLConfig(expectile=tau, awr_temperature=beta, discount=gamma, value_lr=0.0, critic_lr=0.0, **SMALL)
     train = make_train(cfg, transitions(np.ones((1, 3)), action, [r]), 1, chunk_size=1,
                        n_actions=2 if discrete else None)
     s = train.init(jax.random.key(0))
@@ -138,7 +138,7 @@ def test_continuous_bandit_iql_picks_the_best_in_data_action_bc_the_average():
     rng = np.random.default_rng(0)
     a = rng.uniform(-1, 1, size=(2000, 1)).astype(np.float32)
     data = transitions(np.zeros((2000, 2)), a, -10.0 * (a[:, 0] - 0.6) ** 2)  # one step, terminal
-    cfg = IQLConfig(expectile=0.9, temperature=10.0, actor_lr=3e-3, critic_lr=3e-3, value_lr=3e-3, **SMALL)
+    cfg = IQLConfig(expectile=0.9, awr_temperature=10.0, actor_lr=3e-3, critic_lr=3e-3, value_lr=3e-3, **SMALL)
     keys = jax.random.split(jax.random.key(0), 2)
     iql = make_train(cfg, data, 1000, chunk_size=1000)
     carry, m = iql.run(keys)

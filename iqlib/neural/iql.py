@@ -15,11 +15,9 @@ dataset pairs (s, a) only, so Q is never evaluated at an action outside the data
 
 Update order: V → π → Q → target, as in the authors' code (``learner.py``, ``_update_jit``):
 π and Q both use the *freshly updated* V, and the advantage uses the target critics. CORL's
-IQL (``algorithms/offline/iql.py``) orders it V → Q (+ target) → π and uses the *pre-update* V
-everywhere: V(s') for the TD target is computed before the V step, and the AWR advantage is
-Q̂ − V from before the V step; it also averages (not sums) the two critics' squared errors
-and normalises observations. The two orders differ by one step of V and have the same fixed
-points.
+IQL orders it V → Q (+ target) → π with the *pre-update* V everywhere (V(s') of the TD target
+and the AWR advantage), averages (not sums) the twins' squared errors and normalises
+observations; the two orders differ by one step of V and have the same fixed points.
 
 Networks: continuous actions use two independent MLPs on [s, a] (what
 :class:`~iqlib.core.nets.DoubleCritic` holds) stored *stacked* on a leading axis of size 2 and
@@ -28,24 +26,26 @@ actions use two :class:`~iqlib.core.nets.QNetwork` heads stacked the same way, i
 dataset action. Actor: :class:`~iqlib.core.nets.GaussianPolicy` (tanh'd mean, state-independent
 log-std; acts at the mean) or :class:`~iqlib.core.nets.CategoricalPolicy` (acts at the argmax).
 The actor's learning rate decays by a cosine over the run (authors: over 10⁶ steps).
+
+This module is the copyable core (config, losses, one pure ``update(state, batch)`` from
+:func:`make_update`; it imports only :mod:`iqlib.core.nets`). The driver that samples the
+batches and runs the compiled chunks is :mod:`iqlib.neural.iql_train` (``make_train``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from iqlib.neural.offline import OfflineTrainer, action_space, prepare_data, sample_batch
-from iqlib.core.transitions import Transitions
 from iqlib.core.nets import MLP, QNetwork, ValueNetwork, apply, init_params, log_likelihood, make_policy
 from iqlib.core.nets import TrainState, apply_gradients, create_train_state, polyak_update
 
-__all__ = ["IQLConfig", "IQLState", "IQLTrainer", "expectile_loss", "awr_weights", "td_target", "value_loss", "critic_loss",
-           "actor_schedule", "make_critic", "make_train"]
+__all__ = ["IQLConfig", "IQLState", "IQLNets", "expectile_loss", "awr_weights", "awr_actor_loss", "td_target",
+           "value_loss", "critic_loss", "actor_schedule", "make_critic", "make_nets", "make_update"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,32 +57,25 @@ class IQLConfig:
 
     expectile: float = 0.7
     """Expectile τ of the V regression, in (0, 1) (paper: 0.7 locomotion, 0.9 AntMaze)."""
-    temperature: float = 3.0
+    awr_temperature: float = 3.0
     """Inverse temperature β of AWR, ≥ 0 (paper: 3 locomotion, 10 AntMaze); β = 0 is BC."""
-    discount: float = 0.99
-    """Discount γ (paper: 0.99)."""
+    discount: float = 0.99  #: Discount γ (paper: 0.99).
     hidden: tuple = (256, 256)
     """Hidden widths of every MLP: actor, twin critics, V (paper: 256 × 256)."""
     actor_lr: float = 3e-4
     """Peak actor learning rate (Adam), cosine-decayed to 0 over the run (paper: 3e-4)."""
-    critic_lr: float = 3e-4
-    """Twin-critic Adam learning rate, constant (paper: 3e-4)."""
-    value_lr: float = 3e-4
-    """V Adam learning rate, constant (paper: 3e-4)."""
-    batch_size: int = 256
-    """Transitions per update, uniform with replacement (paper: 256)."""
-    target_rate: float = 0.005
-    """Polyak rate ρ of the target critics, per update (paper: 0.005)."""
-    max_weight: float = 100.0
-    """Clip of the AWR weight exp(β·A) (authors' code: 100)."""
-    cosine_actor_lr: bool = True
-    """Cosine-decay the actor learning rate (authors' code: yes); False keeps it constant."""
+    critic_lr: float = 3e-4  #: Twin-critic Adam learning rate, constant (paper: 3e-4).
+    value_lr: float = 3e-4  #: V Adam learning rate, constant (paper: 3e-4).
+    batch_size: int = 256  #: Transitions per update, uniform with replacement (paper: 256).
+    target_rate: float = 0.005  #: Polyak rate ρ of the target critics, per update (paper: 0.005).
+    max_weight: float = 100.0  #: Clip of the AWR weight exp(β·A) (authors' code: 100).
+    cosine_actor_lr: bool = True  #: Cosine-decay the actor learning rate (authors' code: yes); False keeps it constant.
     fused_twin: bool = True
     """Evaluate the two critics as one vmapped (batched-matmul) network; False loops over them
     (same parameters and numbers, different speed: see ``benchmarks/bench_iql.py``)."""
 
     def __post_init__(self):
-        checks = {"expectile": 0.0 < self.expectile < 1.0, "temperature": self.temperature >= 0.0,
+        checks = {"expectile": 0.0 < self.expectile < 1.0, "awr_temperature": self.awr_temperature >= 0.0,
                   "discount": 0.0 <= self.discount < 1.0, "actor_lr": self.actor_lr > 0,
                   "critic_lr": self.critic_lr >= 0, "value_lr": self.value_lr >= 0,
                   "batch_size": int(self.batch_size) >= 1, "target_rate": 0.0 <= self.target_rate <= 1.0,
@@ -96,12 +89,12 @@ class IQLConfig:
     @classmethod
     def locomotion(cls, **kw) -> "IQLConfig":
         """MuJoCo locomotion (paper App. C / authors' ``mujoco_config``): τ 0.7, β 3."""
-        return cls(**{"expectile": 0.7, "temperature": 3.0, **kw})
+        return cls(**{"expectile": 0.7, "awr_temperature": 3.0, **kw})
 
     @classmethod
     def maze(cls, **kw) -> "IQLConfig":
         """Goal-reaching mazes (paper's AntMaze settings, App. C): τ 0.9, β 10."""
-        return cls(**{"expectile": 0.9, "temperature": 10.0, **kw})
+        return cls(**{"expectile": 0.9, "awr_temperature": 10.0, **kw})
 
     @classmethod
     def discrete(cls, **kw) -> "IQLConfig":
@@ -111,7 +104,7 @@ class IQLConfig:
         :mod:`iqlib.data.registry`), so advantages have the locomotion magnitude and its
         τ, β carry over.
         """
-        return cls(**{"expectile": 0.7, "temperature": 3.0, **kw})
+        return cls(**{"expectile": 0.7, "awr_temperature": 3.0, **kw})
 
     @classmethod
     def for_domain(cls, domain: str, **kw) -> "IQLConfig":
@@ -142,7 +135,6 @@ def expectile_loss(diff, tau):
 
     Returns:
       (...) array of losses, same shape as `diff` (average it yourself).
-
     Raises:
       ValueError: if a concrete `tau` lies outside [0, 1] (traced values are not checked).
     """
@@ -152,16 +144,21 @@ def expectile_loss(diff, tau):
     return jnp.where(diff < 0, 1.0 - tau, tau) * diff**2
 
 
-def awr_weights(advantage: jax.Array, temperature: float, max_weight: float = 100.0) -> jax.Array:
+def awr_weights(advantage: jax.Array, beta: float, max_weight: float = 100.0) -> jax.Array:
     """AWR weights min(exp(β·A), max_weight) (Eq. 7; clip from the authors' code).
 
     Args:
-      advantage: (B,) A = min_i Q̂_i(s, a) − V(s). temperature: β ≥ 0. max_weight: clip.
+      advantage: (B,) A = min_i Q̂_i(s, a) − V(s). beta: inverse temperature β ≥ 0. max_weight: clip.
 
     Returns:
       (B,) weights in (0, max_weight], with no gradient.
     """
-    return jax.lax.stop_gradient(jnp.minimum(jnp.exp(temperature * advantage), max_weight))
+    return jax.lax.stop_gradient(jnp.minimum(jnp.exp(beta * advantage), max_weight))
+
+
+def awr_actor_loss(log_prob: jax.Array, weights: jax.Array) -> jax.Array:
+    """Eq. 7: −mean_i w_i log π_θ(a_i | s_i); log_prob, weights (from :func:`awr_weights`): (B,) → scalar."""
+    return -jnp.mean(jax.lax.stop_gradient(weights) * log_prob)
 
 
 def td_target(reward: jax.Array, terminal: jax.Array, next_value: jax.Array, discount: float) -> jax.Array:
@@ -220,82 +217,76 @@ def make_critic(space: dict, config: IQLConfig):
     return init, q_values
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class IQLTrainer(OfflineTrainer):
-    """:class:`~iqlib.neural.offline.OfflineTrainer` that also holds the value network V_ψ."""
 
+
+class IQLNets(NamedTuple):
+    """IQL's networks (:func:`make_nets`): module builders ``rngs -> module``, graphdefs, twin
+    critics ``critic_init(key) -> params (2, ...)``, ``q_values(params, obs, action) -> (2, B)``."""
+
+    policy_fn: Callable
+    actor_graphdef: Any
+    value_fn: Callable
     value_graphdef: Any
-
-    def value(self, carry: IQLState, obs: jax.Array) -> jax.Array:
-        """V_ψ(s) of a trained carry. obs: (N, obs_dim) → (N,); a carry with a leading seed
-        axis (from :meth:`run`) gives (n_seeds, N)."""
-        fn = lambda p: apply(self.value_graphdef, p, jnp.asarray(obs, jnp.float32))
-        return jax.vmap(fn)(carry.value.params) if jnp.ndim(carry.step) else fn(carry.value.params)
+    critic_init: Callable
+    q_values: Callable
 
 
-def make_train(config: IQLConfig, data: Transitions | Mapping[str, Any], num_steps: int, *,
-               chunk_size: int = 1000, n_actions: int | None = None) -> IQLTrainer:
-    """IQL on a fixed dataset: ``train(key) -> (IQLState, metrics)``, pure and vmappable.
-
-    Args:
-      config: :class:`IQLConfig` (choose the preset for the data's domain).
-      data: dataset with the reward convention already applied (:func:`iqlib.data.registry.load_offline`);
-        integer actions (N,) → discrete IQL, float actions (N, A) in [-1, 1] → continuous.
-      num_steps: updates in all (the cosine schedule spans them); a multiple of ``chunk_size``.
-      chunk_size: updates per compiled ``lax.scan`` chunk (= evaluation period in ``train.run``).
-      n_actions: number of discrete actions (default max dataset action + 1).
-
-    Returns:
-      :class:`IQLTrainer` (an :class:`~iqlib.neural.offline.OfflineTrainer` with ``value(carry, obs)``);
-      metrics per update: ``value_loss, critic_loss,
-      actor_loss`` (Eqs. 5–7, before the step), ``v, q, advantage`` (batch means of V(s),
-      min_i Q̂_i(s, a), A), ``awr_weight`` (mean), ``clipped_fraction``, ``actor_lr``.
-
-    Raises:
-      ValueError: bad data (see :func:`iqlib.neural.offline.prepare_data`) or ``num_steps``/``chunk_size``.
-    """
-    data = prepare_data(data)
-    space = action_space(data, n_actions)
+def make_nets(space: dict, config: IQLConfig) -> IQLNets:
+    """Actor, V and twin critics for ``space = {"discrete", "obs_dim", "n_actions" | "action_dim"}``."""
     policy_fn = make_policy(space, config.hidden)
-    actor_graphdef, _ = init_params(policy_fn, jax.random.key(0))
     value_fn = lambda rngs: ValueNetwork(space["obs_dim"], tuple(config.hidden), rngs=rngs)
-    value_graphdef, _ = init_params(value_fn, jax.random.key(0))
     critic_init, q_values = make_critic(space, config)
-    schedule = actor_schedule(config, num_steps)
+    return IQLNets(policy_fn, init_params(policy_fn, jax.random.key(0))[0], value_fn,
+                   init_params(value_fn, jax.random.key(0))[0], critic_init, q_values)
+
+
+def make_update(config: IQLConfig, space: dict, num_steps: int):
+    """IQL's pure step: ``(init(key) -> IQLState, update(state, batch) -> (state, metrics))``.
+
+    ``batch`` is a minibatch already drawn from the data (a ``Transitions``-like tuple with fields
+    ``obs (B, obs_dim), action (B, A) float or (B,) int, reward, terminal (B,), next_obs``);
+    ``update`` leaves ``state.key`` alone (the driver draws batches with it). Order V → π → Q →
+    target, π and Q both with the freshly updated V (module docstring). ``num_steps`` sets the
+    span of the cosine actor schedule (:func:`actor_schedule`).
+
+    Metrics: ``value_loss, critic_loss, actor_loss`` (Eqs. 5–7, at the parameters before the step),
+    ``v, q, advantage`` (batch means of V(s), min_i Q̂_i(s, a), A), ``awr_weight`` (mean),
+    ``clipped_fraction`` (weights at the clip), ``actor_lr``.
+    """
+    nets = make_nets(space, config)
+    q_values, schedule = nets.q_values, actor_schedule(config, num_steps)
     actor_tx, critic_tx, value_tx = (optax.adam(schedule), optax.adam(config.critic_lr),
                                      optax.adam(config.value_lr))
-    tau, beta, gamma = config.expectile, config.temperature, config.discount
+    V = lambda params, obs: apply(nets.value_graphdef, params, obs)
 
-    def init(key):
+    def init(key) -> IQLState:
         k_actor, k_critic, k_value, k_train = jax.random.split(key, 4)
-        critic = critic_init(k_critic)
-        return IQLState(actor=create_train_state(init_params(policy_fn, k_actor)[1], actor_tx),
+        critic = nets.critic_init(k_critic)
+        return IQLState(actor=create_train_state(init_params(nets.policy_fn, k_actor)[1], actor_tx),
                         critic=create_train_state(critic, critic_tx),
                         target_critic=jax.tree_util.tree_map(jnp.copy, critic),
-                        value=create_train_state(init_params(value_fn, k_value)[1], value_tx),
+                        value=create_train_state(init_params(nets.value_fn, k_value)[1], value_tx),
                         key=k_train, step=jnp.zeros((), jnp.int32))
 
-    def update(s: IQLState, data: Transitions):
-        key, k_batch = jax.random.split(s.key)
-        b = sample_batch(k_batch, data, config.batch_size)
+    def update(s: IQLState, b) -> tuple[IQLState, dict]:
         q_hat = jnp.min(q_values(s.target_critic, b.obs, b.action), axis=0)  # (B,) min of target twins
 
         # 1) V by expectile regression toward min_i Q̂_i (Eq. 5)
         def v_loss_fn(p):
-            v = apply(value_graphdef, p, b.obs)
-            return value_loss(v, q_hat, tau), v
+            v = V(p, b.obs)
+            return value_loss(v, q_hat, config.expectile), v
         (v_loss, v), g = jax.value_and_grad(v_loss_fn, has_aux=True)(s.value.params)
         value = apply_gradients(s.value, g, value_tx)
 
         # 2) actor by AWR with the updated V (Eq. 7)
-        adv = q_hat - apply(value_graphdef, value.params, b.obs)
-        w = awr_weights(adv, beta, config.max_weight)
+        adv = q_hat - V(value.params, b.obs)
+        w = awr_weights(adv, config.awr_temperature, config.max_weight)
         a_loss, g = jax.value_and_grad(
-            lambda p: -jnp.mean(w * log_likelihood(actor_graphdef, p, b.obs, b.action)))(s.actor.params)
+            lambda p: awr_actor_loss(log_likelihood(nets.actor_graphdef, p, b.obs, b.action), w))(s.actor.params)
         actor = apply_gradients(s.actor, g, actor_tx)
 
         # 3) twin Q toward r + γ (1 − terminal) V(s') with the updated V (Eq. 6)
-        y = td_target(b.reward, b.terminal, apply(value_graphdef, value.params, b.next_obs), gamma)
+        y = td_target(b.reward, b.terminal, V(value.params, b.next_obs), config.discount)
         c_loss, g = jax.value_and_grad(lambda p: critic_loss(q_values(p, b.obs, b.action), y))(s.critic.params)
         critic = apply_gradients(s.critic, g, critic_tx)
 
@@ -304,7 +295,6 @@ def make_train(config: IQLConfig, data: Transitions | Mapping[str, Any], num_ste
         metrics = {"value_loss": v_loss, "critic_loss": c_loss, "actor_loss": a_loss, "v": jnp.mean(v),
                    "q": jnp.mean(q_hat), "advantage": jnp.mean(adv), "awr_weight": jnp.mean(w),
                    "clipped_fraction": jnp.mean(w >= config.max_weight), "actor_lr": schedule(s.step)}
-        return IQLState(actor, critic, target, value, key, s.step + 1), metrics
+        return IQLState(actor, critic, target, value, s.key, s.step + 1), metrics
 
-    return IQLTrainer(init, update, jax.tree_util.tree_map(jnp.asarray, data), int(num_steps),
-                      int(chunk_size), actor_graphdef, lambda carry: carry.actor.params, value_graphdef)
+    return init, update
