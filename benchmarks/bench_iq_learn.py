@@ -54,13 +54,14 @@ def build(algo: str, size: str, seeds: int, mode: str, chunk: int):
     import jax
 
     from iqlib.neural import bc
-    from iqlib.neural.iq_learn_offline import IQLearnNeuralConfig, make_train
+    from iqlib.neural.iq_learn_offline import IQLearnOfflineConfig
+    from iqlib.neural.iq_learn_offline_train import make_train
     from iqlib.core.training import make_chunk
 
     obs_dim, n_actions = SIZES[size]
     demos = synthetic_demos(obs_dim, n_actions)
     if algo == "iq":
-        train = make_train(IQLearnNeuralConfig(hidden=(256, 256), batch_size=256), demos, chunk, chunk,
+        train = make_train(IQLearnOfflineConfig(hidden=(256, 256), batch_size=256), demos, chunk, chunk,
                            n_actions=n_actions)
     else:
         train = bc.make_train(bc.BCConfig(hidden=(256, 256), batch_size=256), demos, chunk, chunk_size=chunk,

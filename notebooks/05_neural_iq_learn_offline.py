@@ -42,7 +42,7 @@ chunk_size = 500
 eval_episodes = 6
 loss = "value_expert"
 chi2_rows = "expert"
-alpha = 1.0
+entropy_temperature = 1.0
 grad_penalty = 0.0
 demos_dir = "data/demos"
 mixed_dir = "data/offline"
@@ -55,7 +55,7 @@ seed = 0
 # initialisations per setting (trained in parallel, vmapped); `train_steps` gradient updates in
 # `chunk_size` compiled chunks, with a greedy evaluation of `eval_episodes` episodes after every
 # chunk; `loss` the initial-state estimator of IQ-Learn (`value`, `value_expert`, `v0`, see §1);
-# `chi2_rows` where the χ² penalty is taken; `alpha` the entropy temperature α (fixed);
+# `chi2_rows` where the χ² penalty is taken; `entropy_temperature` the entropy temperature α (fixed);
 # `grad_penalty` the weight of $\mathbb{E}\|\nabla_s Q\|^2$; `demos_dir`, `mixed_dir` where the
 # demonstrations and the mixed-quality datasets are (relative paths are taken from the repository
 # root); `time_to_expert_steps` the update budget of the time-to-expert run (§5).
@@ -96,7 +96,7 @@ P = check_parameters(globals(), {
     "eval_episodes": Int(1, 1000),
     "loss": Choice(["value", "value_expert", "v0"]),
     "chi2_rows": Choice(["expert", "all"]),
-    "alpha": Float(0.0, 100.0, lo_open=True),
+    "entropy_temperature": Float(0.0, 100.0, lo_open=True),
     "grad_penalty": Float(0.0, 1e6),
     "demos_dir": Str(),
     "mixed_dir": Str(),
@@ -119,7 +119,8 @@ from iqlib.neural.dqn import load_expert
 from iqlib.core.envs import env_spec, evaluate
 from iqlib.data.files import save_figure, save_metrics
 from iqlib.neural.acting import deterministic_act, greedy_act, softmax_act, stochastic_act
-from iqlib.neural.iq_learn_offline import IQLearnNeuralConfig, make_train, recovered_reward
+from iqlib.neural.iq_learn_offline import IQLearnOfflineConfig, recovered_reward
+from iqlib.neural.iq_learn_offline_train import make_train
 from iqlib.core.nets import apply
 from iqlib.core.normalization import fold_obs_normalization, obs_statistics, standardize
 from iqlib.neural import offline
@@ -135,8 +136,9 @@ def repo_path(p):
 
 
 MIXED = {"CartPole-v1": "cartpole-mixed", "LunarLander-v3": "lunarlander-mixed"}
-config = IQLearnNeuralConfig(loss=P.loss, chi2_rows=P.chi2_rows, alpha=P.alpha, grad_penalty=P.grad_penalty)
-bc_config = bc.BCConfig(hidden=config.hidden, lr=config.learning_rate, batch_size=config.batch_size)
+config = IQLearnOfflineConfig(loss=P.loss, chi2_rows=P.chi2_rows, entropy_temperature=P.entropy_temperature,
+                              grad_penalty=P.grad_penalty)
+bc_config = bc.BCConfig(hidden=config.hidden, lr=config.critic_lr, batch_size=config.batch_size)
 config
 
 # %% [markdown]
@@ -178,7 +180,7 @@ def run_learner(kind, env_id, demos, n_actions, keys):
     if kind == "iq":
         train = make_train(config, demos, P.train_steps, P.chunk_size, n_actions=n_actions)
         params_of = train.policy_params
-        act_g, act_s = greedy_act(train.policy_graphdef), softmax_act(train.policy_graphdef, config.alpha)
+        act_g, act_s = greedy_act(train.policy_graphdef), softmax_act(train.policy_graphdef, config.entropy_temperature)
     else:  # BC on the same standardised observations, folded back the same way
         mean, std = obs_statistics(demos)
         train = bc.make_train(bc_config, standardize(demos, mean, std), P.train_steps, chunk_size=P.chunk_size,
@@ -409,7 +411,8 @@ for env_id in P.env_ids:
     for variant in dict.fromkeys([P.loss, "v0"]):
         res = reward_models[(env_id, variant)]
         for tag, t in sets.items():
-            r_hat = np.asarray(jax.vmap(lambda p: recovered_reward(res["graphdef"], p, t, config.gamma, config.alpha))(res["params"]))
+            r_hat = np.asarray(jax.vmap(lambda p: recovered_reward(res["graphdef"], p, t, config.discount,
+                                                               config.entropy_temperature))(res["params"]))
             b = episode_bounds(t)
             step_c = float(np.mean([pearson(r, t.reward) for r in r_hat]))
             ep_c = float(np.mean([pearson(np.add.reduceat(r, b[:, 0]), episode_returns(t)) for r in r_hat]))

@@ -16,8 +16,8 @@ import iqlib.core.envs
 from iqlib.core.transitions import Transitions
 from iqlib.data.datasets import save_dataset
 from iqlib.neural.acting import greedy_act, softmax_act
-from iqlib.neural.iq_learn_offline import (IQLearnNeuralConfig, initial_observations, iq_loss_terms, make_train,
-                                   recovered_reward, soft_value)
+from iqlib.neural.iq_learn_offline import IQLearnOfflineConfig, iq_loss_terms, recovered_reward, soft_value
+from iqlib.neural.iq_learn_offline_train import initial_observations, make_train
 from iqlib.core.nets import QNetwork, apply, init_params
 from iqlib.core.normalization import fold_obs_normalization
 from iqlib.notebook.runner import REPO_ROOT, execute_notebook
@@ -56,7 +56,7 @@ def by_hand(b, alpha, gamma):
 @pytest.mark.parametrize("rows", ["expert", "all"])
 def test_loss_terms_match_hand_computation(loss, rows):
     alpha, gamma, lam = 0.5, 0.9, 0.25
-    cfg = IQLearnNeuralConfig(loss=loss, alpha=alpha, gamma=gamma, chi2_weight=lam, chi2_rows=rows)
+    cfg = IQLearnOfflineConfig(loss=loss, entropy_temperature=alpha, discount=gamma, chi2_weight=lam, chi2_rows=rows)
     e = tiny_batch()
     p = Transitions(*(x[[1, 2]] for x in e))  # "policy" batch: two other draws
     q, v, vn, r = by_hand(e, alpha, gamma)
@@ -84,7 +84,7 @@ def test_loss_terms_match_hand_computation(loss, rows):
 def test_telescoped_objective_is_alpha_times_bc_log_likelihood():
     """With loss "value_expert": E[r] − E[V − γV'] = α E[log π(a|s)] (so λ = 0 is BC)."""
     alpha = 0.3
-    cfg = IQLearnNeuralConfig(loss="value_expert", alpha=alpha, chi2=False)
+    cfg = IQLearnOfflineConfig(loss="value_expert", entropy_temperature=alpha, chi2=False)
     e = tiny_batch()
     t = iq_loss_terms(q_lin, e, None, e.obs[:1], cfg)
     log_pi = jax.nn.log_softmax(q_lin(e.obs) / alpha)[np.arange(3), e.action]
@@ -92,7 +92,7 @@ def test_telescoped_objective_is_alpha_times_bc_log_likelihood():
 
 
 def test_v0_uses_only_episode_start_states():
-    cfg = IQLearnNeuralConfig(loss="v0", alpha=0.5, gamma=0.9, chi2=False)
+    cfg = IQLearnOfflineConfig(loss="v0", entropy_temperature=0.5, discount=0.9, chi2=False)
     demos = tiny_batch()
     init = initial_observations(demos)
     np.testing.assert_array_equal(init, demos.obs[[0, 2]])
@@ -115,21 +115,21 @@ def test_v0_uses_only_episode_start_states():
 def test_chi2_rows_select_expert_or_all_rows():
     e = tiny_batch()
     p = Transitions(*(x[[0]] for x in e))
-    base = dict(alpha=0.5, gamma=0.9, chi2_weight=1.0, loss="value_expert")
-    t_exp = iq_loss_terms(q_lin, e, p, e.obs[:1], IQLearnNeuralConfig(chi2_rows="expert", **base))
-    t_all = iq_loss_terms(q_lin, e, p, e.obs[:1], IQLearnNeuralConfig(chi2_rows="all", **base))
+    base = dict(entropy_temperature=0.5, discount=0.9, chi2_weight=1.0, loss="value_expert")
+    t_exp = iq_loss_terms(q_lin, e, p, e.obs[:1], IQLearnOfflineConfig(chi2_rows="expert", **base))
+    t_all = iq_loss_terms(q_lin, e, p, e.obs[:1], IQLearnOfflineConfig(chi2_rows="all", **base))
     _, _, vn, r = by_hand(e, 0.5, 0.9)
     r_all = (p.obs @ W)[0] - 0.9 * vn[0]  # both actions at s_0 with the demonstrated s'
     np.testing.assert_allclose(t_exp["chi2"], np.mean(r**2), rtol=1e-5)
     np.testing.assert_allclose(t_all["chi2"], 0.5 * np.mean(r**2) + 0.5 * np.mean(r_all**2), rtol=1e-5)
     # the expert-rows penalty ignores the policy batch entirely
-    t_exp2 = iq_loss_terms(q_lin, e, None, e.obs[:1], IQLearnNeuralConfig(chi2_rows="expert", **base))
+    t_exp2 = iq_loss_terms(q_lin, e, None, e.obs[:1], IQLearnOfflineConfig(chi2_rows="expert", **base))
     assert float(t_exp2["chi2"]) == float(t_exp["chi2"])
-    assert float(iq_loss_terms(q_lin, e, p, e.obs[:1], IQLearnNeuralConfig(chi2=False, **base))["chi2"]) == 0.0
+    assert float(iq_loss_terms(q_lin, e, p, e.obs[:1], IQLearnOfflineConfig(chi2=False, **base))["chi2"]) == 0.0
 
 
 def test_gradient_penalty_zero_for_constant_network_positive_otherwise():
-    cfg = IQLearnNeuralConfig(grad_penalty=10.0, chi2=False)
+    cfg = IQLearnOfflineConfig(grad_penalty=10.0, chi2=False)
     graphdef, params = init_params(lambda rngs: QNetwork(2, 2, (8,), rngs=rngs), jax.random.key(0))
     e = tiny_batch()
 
@@ -185,20 +185,20 @@ def synthetic_demos(n_episodes=4, length=40, seed=0):
 @pytest.mark.parametrize("loss", ["value_expert", "v0"])
 def test_greedy_policy_recovers_expert_actions(loss):
     demos = synthetic_demos()
-    cfg = IQLearnNeuralConfig(loss=loss, hidden=(32, 32), batch_size=64, learning_rate=3e-3, alpha=0.1)
+    cfg = IQLearnOfflineConfig(loss=loss, hidden=(32, 32), batch_size=64, critic_lr=3e-3, entropy_temperature=0.1)
     train = make_train(cfg, demos, 600, 200, n_actions=2)
     carry, metrics = train(jax.random.key(0))
     params = train.policy_params(carry)
     acts = greedy_act(train.policy_graphdef)(params, jnp.asarray(demos.obs), jax.random.key(1))
     assert np.mean(np.asarray(acts) == demos.action) >= 0.95
     assert metrics["loss"].shape == (600,)
-    r = recovered_reward(train.policy_graphdef, params, demos, cfg.gamma, cfg.alpha)
+    r = recovered_reward(train.policy_graphdef, params, demos, cfg.discount, cfg.entropy_temperature)
     assert r.shape == (len(demos.action),) and np.all(np.isfinite(r))
 
 
 def test_vmapped_seeds_and_stochastic_act_shapes():
     demos = synthetic_demos(n_episodes=2, length=20)
-    cfg = IQLearnNeuralConfig(hidden=(16,), batch_size=16)
+    cfg = IQLearnOfflineConfig(hidden=(16,), batch_size=16)
     train = make_train(cfg, demos, 20, 10, n_actions=3)
     keys = jax.random.split(jax.random.key(0), 3)
     carry, metrics = train.run(keys)  # seeds vmapped in compiled chunks
@@ -246,7 +246,7 @@ def test_training_never_steps_an_environment(monkeypatch):
     counts.update(make=0, step=0, reset=0)
     demos = synthetic_demos(n_episodes=2, length=20)
     for loss, key in (("value", jax.random.key(0)), ("v0", jax.random.split(jax.random.key(0), 2))):
-        cfg = IQLearnNeuralConfig(loss=loss, chi2_rows="all", grad_penalty=1.0, hidden=(16,), batch_size=16)
+        cfg = IQLearnOfflineConfig(loss=loss, chi2_rows="all", grad_penalty=1.0, hidden=(16,), batch_size=16)
         train = make_train(cfg, demos, 20, 10, n_actions=2)
         train(key) if key.ndim == 0 else train.run(key)
     assert counts == {"make": 0, "step": 0, "reset": 0}
@@ -261,20 +261,20 @@ def test_training_never_steps_an_environment(monkeypatch):
 ])
 def test_bad_demos_raise(demos, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        make_train(IQLearnNeuralConfig(loss="v0"), demos, 10, 10, **kwargs)
+        make_train(IQLearnOfflineConfig(loss="v0"), demos, 10, 10, **kwargs)
 
 
 @pytest.mark.parametrize("change, match", [({"loss": "telescope"}, "loss"), ({"chi2_rows": "some"}, "chi2_rows"),
-                                           ({"gamma": 1.0}, "gamma"), ({"alpha": 0.0}, "alpha"),
+                                           ({"discount": 1.0}, "discount"), ({"entropy_temperature": 0.0}, "entropy_temperature"),
                                            ({"grad_penalty": -1.0}, "grad_penalty"), ({"batch_size": 0}, "batch_size")])
 def test_bad_config_raises(change, match):
     with pytest.raises(ValueError, match=match):
-        dataclasses.replace(IQLearnNeuralConfig(), **change)
+        dataclasses.replace(IQLearnOfflineConfig(), **change)
 
 
 def test_num_steps_must_be_multiple_of_chunk():
     with pytest.raises(ValueError, match="multiple"):
-        make_train(IQLearnNeuralConfig(), synthetic_demos(), 15, 10)
+        make_train(IQLearnOfflineConfig(), synthetic_demos(), 15, 10)
 
 
 # ---------------------------------------------------------------- notebook (papermill) reruns

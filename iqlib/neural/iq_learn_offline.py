@@ -44,16 +44,16 @@ TV variants follows WGAN-GP (Gulrajani et al. 2017): (‖∇Q‖ − 1)² at int
 and policy states — offline all expert states; ours is 0 for a network constant in s and
 positive otherwise.
 
-Training uses the offline driver of `iqlib.neural.offline` (`OfflineTrainer`: `lax.scan` chunks from
-`iqlib.core.training.make_chunk`, seeds vmapped), with the demonstrations an argument of each
-compiled chunk. Every update runs the Q-network once on all the rows it needs (expert obs and
-next obs, policy rows, initial states) concatenated: fewer, larger matmuls.
+This module is the copyable core: config, losses, and one pure ``update(state, batch)`` (from
+:func:`make_update`); it imports only :mod:`iqlib.core.nets`. Every update runs the Q-network once
+on all the rows it needs (expert obs and next obs, policy rows, initial states) concatenated:
+fewer, larger matmuls. The driver — demonstration checks, observation standardisation, minibatch
+draws, compiled chunks (:func:`iqlib.neural.iq_learn_offline_train.make_train`) — is a sibling module.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any, Callable, Literal, NamedTuple
 
 import jax
@@ -61,33 +61,27 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from iqlib.core.transitions import Transitions
-from iqlib.core.nets import QNetwork, apply, init_params
-from iqlib.core.normalization import fold_obs_normalization, obs_statistics, standardize
-from iqlib.neural.offline import OfflineTrainer, sample_batch
-from iqlib.core.nets import TrainState, apply_gradients, create_train_state
-from iqlib.neural.acting import greedy_act, softmax_act
+from iqlib.core.nets import QNetwork, TrainState, apply, apply_gradients, create_train_state, init_params
 
-__all__ = ["LOSSES", "IQLearnNeuralConfig", "IQData", "IQState", "soft_value", "implicit_reward",
-           "initial_observations", "iq_loss_terms", "iq_loss", "make_train", 
-           "recovered_reward"]
+__all__ = ["LOSSES", "IQLearnOfflineConfig", "IQBatch", "IQState", "soft_value", "implicit_reward", "iq_loss_terms",
+           "iq_loss", "make_q_network", "make_update", "recovered_reward"]
 
 LOSSES = ("value", "value_expert", "v0")
 
 
 @dataclasses.dataclass(frozen=True)
-class IQLearnNeuralConfig:
+class IQLearnOfflineConfig:
     """Offline neural IQ-Learn (discrete actions). Paper = Garg et al. 2021 and its offline runs."""
 
     loss: Literal["value", "value_expert", "v0"] = "value_expert"  #: initial-state estimator (module doc); paper's offline runs: "value_expert".
-    gamma: float = 0.99  #: discount γ (paper: 0.99).
-    alpha: float = 0.01  #: entropy temperature α, fixed (paper's soft-Q default 0.01; 0.001 for CartPole/LunarLander).
+    discount: float = 0.99  #: discount γ (paper: 0.99).
+    entropy_temperature: float = 0.01  #: entropy temperature α, fixed (paper's soft-Q default 0.01; 0.001 for CartPole/LunarLander).
     chi2: bool = True  #: use the χ² φ(x) = x − λx² (paper offline: yes); False gives φ(x) = x.
     chi2_weight: float = 0.5  #: λ = 1/(4 α_χ²) in reward⁻¹ units (paper offline α_χ² = 0.5 ⇒ λ = 0.5).
     chi2_rows: Literal["expert", "all"] = "expert"  #: where the χ² penalty is taken (module doc).
     grad_penalty: float = 0.0  #: w_gp ≥ 0 of E‖∇_s Q(s, a)‖² (paper: off for discrete control).
     hidden: tuple = (256, 256)  #: hidden sizes of the Q-network MLP (ours; the same as the BC baseline).
-    learning_rate: float = 3e-4  #: Adam step size (paper: 1e-4 with batch 32; ours: fewer, larger steps).
+    critic_lr: float = 3e-4  #: Adam step size of the Q-network (paper: 1e-4 with batch 32; ours: fewer, larger steps).
     batch_size: int = 256  #: expert rows per update, and as many "policy" rows (paper: 32).
     max_grad_norm: float = 0.0  #: global gradient-norm clip (0 disables; paper: none).
     normalize_obs: bool = True  #: standardise obs by the demos' mean/std, folded into layer 1 after training (ours).
@@ -97,9 +91,9 @@ class IQLearnNeuralConfig:
             raise ValueError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}")
         if self.chi2_rows not in ("expert", "all"):
             raise ValueError(f"chi2_rows must be 'expert' or 'all', got {self.chi2_rows!r}")
-        if not 0.0 <= self.gamma < 1.0:
-            raise ValueError(f"gamma must be in [0, 1), got {self.gamma}")
-        for name in ("alpha", "learning_rate"):
+        if not 0.0 <= self.discount < 1.0:
+            raise ValueError(f"discount must be in [0, 1), got {self.discount}")
+        for name in ("entropy_temperature", "critic_lr"):
             if not (np.isfinite(getattr(self, name)) and getattr(self, name) > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {getattr(self, name)}")
         for name in ("chi2_weight", "grad_penalty", "max_grad_norm"):
@@ -119,20 +113,8 @@ def implicit_reward(q_sa, v_next, terminal, gamma):
     return q_sa - gamma * (1.0 - terminal) * v_next
 
 
-def initial_observations(demos: Transitions) -> np.ndarray:
-    """obs of the rows with episode_start = 1: the demonstrations' initial states, (N0, O).
-
-    Raises:
-      ValueError: if no row is marked as an episode start.
-    """
-    start = np.asarray(demos.episode_start) > 0
-    if not start.any():
-        raise ValueError("demos: no row has episode_start = 1, so the 'v0' term has no initial states")
-    return np.asarray(demos.obs)[start]
-
-
-def iq_loss_terms(q_fn: Callable, expert: Transitions, policy: Transitions | None, init_obs,
-                  config: IQLearnNeuralConfig) -> dict:
+def iq_loss_terms(q_fn: Callable, expert, policy, init_obs,
+                  config: IQLearnOfflineConfig) -> dict:
     """The terms of −J(Q) on one batch (Garg et al. 2021, Eq. 9–10, χ² of Sec. 5.1).
 
     Args:
@@ -140,8 +122,8 @@ def iq_loss_terms(q_fn: Callable, expert: Transitions, policy: Transitions | Non
       expert: expert batch, (B, ·) fields (reward and timeout are not used).
       policy: the "policy" batch (offline: a second draw from the demonstrations), (B', ·);
         needed for loss "value" and chi2_rows "all", ignored otherwise.
-      init_obs: (N0, O) initial states for loss "v0" (see `initial_observations`).
-      config: loss, gamma, alpha, chi2, chi2_weight, chi2_rows, grad_penalty are used.
+      init_obs: (N0, O) initial states for loss "v0" (rows with episode_start = 1).
+      config: loss, discount, entropy_temperature, chi2, chi2_weight, chi2_rows, grad_penalty are used.
 
     Returns:
       dict of scalars: "reward" E_E[r]; "chi2" λ E_rows[r²] (0 if not config.chi2);
@@ -150,7 +132,7 @@ def iq_loss_terms(q_fn: Callable, expert: Transitions, policy: Transitions | Non
       "v0" mean V at init_obs, "accuracy" the fraction of expert rows where argmax Q = a and
       "q_mean" the mean Q(s, a) of the expert rows (monitoring).
     """
-    g, alpha = config.gamma, config.alpha
+    g, alpha = config.discount, config.entropy_temperature
     need_policy = config.loss == "value" or (config.chi2 and config.chi2_rows == "all")
     if need_policy and policy is None:
         raise ValueError(f"loss {config.loss!r} / chi2_rows {config.chi2_rows!r} need a policy batch")
@@ -193,34 +175,19 @@ def iq_loss_terms(q_fn: Callable, expert: Transitions, policy: Transitions | Non
             "accuracy": accuracy, "q_mean": jnp.mean(q_sa)}
 
 
-def iq_loss(graphdef, params, expert, policy, init_obs, config: IQLearnNeuralConfig):
+def iq_loss(graphdef, params, expert, policy, init_obs, config: IQLearnOfflineConfig):
     """(−J(Q), terms) for the Q-network ``(graphdef, params)``; see `iq_loss_terms`."""
     terms = iq_loss_terms(lambda o: apply(graphdef, params, o), expert, policy, init_obs, config)
     return terms["loss"], terms
 
 
-def _check_demos(demos: Transitions, n_actions: int | None, config: IQLearnNeuralConfig) -> int:
-    if not isinstance(demos, Transitions):
-        raise ValueError(f"demos must be iqlib.core.transitions.Transitions, got {type(demos).__name__}")
-    obs, action = np.asarray(demos.obs), np.asarray(demos.action)
-    if obs.ndim != 2 or obs.shape[0] == 0:
-        raise ValueError(f"demos.obs must be (N, obs_dim) with N >= 1 (zero demonstrations?), got {obs.shape}")
-    if action.shape != (obs.shape[0],) or action.dtype.kind not in "iu":
-        raise ValueError(f"demos.action must be (N,) integers (discrete actions), got {action.shape} {action.dtype}")
-    n_actions = int(action.max()) + 1 if n_actions is None else int(n_actions)
-    if action.min() < 0 or action.max() >= n_actions:
-        raise ValueError(f"demos.action must lie in [0, {n_actions}), got [{action.min()}, {action.max()}]")
-    if config.loss == "v0":
-        initial_observations(demos)
-    return n_actions
+class IQBatch(NamedTuple):
+    """One update's input: ``expert`` and ``policy`` minibatches (``Transitions``-like, fields obs
+    (B, O), action (B,) int, next_obs (B, O), terminal (B,)) and ``init_obs`` (N0, O), the
+    initial states of loss "v0" (any (1, O) row otherwise)."""
 
-
-class IQData(NamedTuple):
-    """What every compiled chunk receives: the demonstrations (device `Transitions`, N rows)
-    and their initial states ``init_obs: (N0, O)`` (standardised like the demos; a zero row if
-    no row has episode_start = 1, which only loss "v0" forbids)."""
-
-    demos: Transitions
+    expert: Any
+    policy: Any
     init_obs: Any
 
 
@@ -231,69 +198,37 @@ class IQState(NamedTuple):
     key: jax.Array
 
 
-def make_train(config: IQLearnNeuralConfig, demos: Transitions, num_steps: int, chunk_size: int = 500, *,
-               n_actions: int | None = None) -> OfflineTrainer:
-    """Offline IQ-Learn on ``demos`` only: an `iqlib.neural.offline.OfflineTrainer` (the project's driver).
+def make_q_network(obs_dim: int, n_actions: int, config: IQLearnOfflineConfig):
+    """``(module_fn(rngs) -> QNetwork, graphdef)``: the soft Q-network Q(s, ·), obs (B, O) -> (B, A)."""
+    module_fn = lambda rngs: QNetwork(obs_dim, n_actions, tuple(config.hidden), rngs=rngs)
+    return module_fn, init_params(module_fn, jax.random.key(0))[0]
 
-    Args:
-      config: `IQLearnNeuralConfig`.
-      demos: expert `Transitions` with N rows (whole episodes), ``action: (N,)`` int.
-      num_steps: gradient updates; a positive multiple of ``chunk_size``.
-      chunk_size: updates per compiled ``lax.scan`` chunk.
-      n_actions: the environment's action count (default: max demonstrated action + 1).
 
-    Returns:
-      ``train`` (`iqlib.neural.offline.OfflineTrainer`): ``train(key) -> (IQState, metrics)`` is pure in ``key`` (``jax.vmap(train)(keys)``
-      trains seeds in parallel); ``train.run(keys, callback=...)`` trains ``len(keys)`` seeds in
-      vmapped compiled chunks and calls back between chunks. Metrics: the keys of
-      `iq_loss_terms`, ``(num_steps,)`` per seed. ``train.policy_graphdef`` is the Q-network's
-      graphdef and ``train.policy_params(carry)`` its params *on raw obs* (with
-      ``normalize_obs`` the network trains on standardised obs, and the standardisation is
-      folded into its first layer here; ``carry.critic.params`` act on standardised obs).
-      No environment is touched.
+def make_update(config: IQLearnOfflineConfig, obs_dim: int, n_actions: int):
+    """``(init(key) -> IQState, update(state, batch: IQBatch) -> (state, terms))``, both pure.
 
-    Raises:
-      ValueError: on empty or non-discrete demos, actions ≥ n_actions, no episode start
-        (loss "v0"), or a num_steps that is not a positive multiple of chunk_size.
+    ``update`` takes one Adam step (with the optional global-norm clip) on −J(Q) of
+    :func:`iq_loss`; its metrics are the terms of :func:`iq_loss_terms` at the parameters before
+    the step. It leaves ``state.key`` alone (the driver draws the minibatches with it).
     """
-    n_actions = _check_demos(demos, n_actions, config)
-    obs_dim = int(np.asarray(demos.obs).shape[1])
-    mean, std = obs_statistics(demos) if config.normalize_obs else (np.zeros(obs_dim, np.float32),
-                                                                     np.ones(obs_dim, np.float32))
-    demos = standardize(demos, mean, std)
-    has_start = bool(np.any(np.asarray(demos.episode_start) > 0))  # required for "v0" (checked above)
-    init_obs = initial_observations(demos) if has_start else np.zeros((1, obs_dim), np.float32)
-    data = IQData(Transitions(*(jnp.asarray(x) for x in demos))._replace(action=jnp.asarray(demos.action, jnp.int32)),
-                  jnp.asarray(init_obs, jnp.float32))
-    bs = int(config.batch_size)
-    tx = optax.adam(config.learning_rate)
+    module_fn, graphdef = make_q_network(obs_dim, n_actions, config)
+    tx = optax.adam(config.critic_lr)
     if config.max_grad_norm > 0:
         tx = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), tx)
 
-    def module_fn(rngs):
-        return QNetwork(obs_dim, n_actions, tuple(config.hidden), rngs=rngs)
-
-    graphdef = init_params(module_fn, jax.random.key(0))[0]
-
-    def init(key):
+    def init(key) -> IQState:
         k_net, k_loop = jax.random.split(key)
         return IQState(create_train_state(init_params(module_fn, k_net)[1], tx), k_loop)
 
-    def update(carry: IQState, data: IQData):
-        key, k_e, k_p = jax.random.split(carry.key, 3)
-        expert, policy = sample_batch(k_e, data.demos, bs), sample_batch(k_p, data.demos, bs)
+    def update(state: IQState, batch: IQBatch):
         grads, terms = jax.grad(iq_loss, argnums=1, has_aux=True)(
-            graphdef, carry.critic.params, expert, policy, data.init_obs, config)
-        return IQState(apply_gradients(carry.critic, grads, tx), key), terms
+            graphdef, state.critic.params, batch.expert, batch.policy, batch.init_obs, config)
+        return state._replace(critic=apply_gradients(state.critic, grads, tx)), terms
 
-    def policy_params(carry):  # params that act on raw obs
-        params = carry.critic.params
-        return fold_obs_normalization(params, mean, std) if config.normalize_obs else params
-
-    return OfflineTrainer(init, update, data, int(num_steps), int(chunk_size), graphdef, policy_params)
+    return init, update
 
 
-def recovered_reward(graphdef, params, batch: Transitions, gamma: float, alpha: float):
+def recovered_reward(graphdef, params, batch, gamma: float, alpha: float):
     """Implicit reward r = Q(s, a) − γ(1 − terminal)V(s') on ``batch`` (Eq. 4).
 
     batch: Transitions with obs (N, O), action (N,), next_obs (N, O), terminal (N,).
