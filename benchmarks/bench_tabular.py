@@ -14,7 +14,8 @@ import jax.numpy as jnp
 
 from iqlib.problems import rust_bus
 from iqlib.problems.gridworld import make_gridworld
-from iqlib.tabular.iq_learn import IQLearnConfig, fit_iq_learn
+from iqlib.tabular.iq_learn import IQLearnConfig
+from iqlib.tabular.iq_learn_fit import fit_iq_learn
 from iqlib.tabular.mle import fit_structural_mle
 from iqlib.tabular.sampling import sample_trajectories, state_action_counts
 from iqlib.tabular.soft_bellman import solve_soft_bellman
@@ -41,7 +42,7 @@ def main():
     print(f"{'problem':28s} {'S x A':>10s} {'iters':>6s} {'converged':>9s} {'first [s]':>10s} {'compiled [ms]':>12s}")
     cfg = IQLearnConfig(chi2_weight=0.5, max_iter=5000, tol=1e-8)
     for n in args.sizes:
-        mdp = make_gridworld(n, slip=0.1, gamma=0.9, alpha=0.1)
+        mdp = make_gridworld(n, slip=0.1, discount=0.9, entropy_temperature=0.1)
         P = jnp.asarray(mdp.P, jnp.float64)
         expert = solve_soft_bellman(jnp.asarray(mdp.r, jnp.float64), P, 0.9, 0.1)
         demos = sample_trajectories(jax.random.key(0), mdp.P, mdp.p0, expert.policy, 30, 30)

@@ -122,7 +122,9 @@ def _panels(n_obs: int):
 
 def _checks(panel, policy, reward, V, Q):
     """Every check against the truth (known-truth panel only), over states with ≥ 30 observations."""
+    from iqlib.tabular import counterfactual as cf
     from iqlib.tabular import recovery as rc
+    from iqlib.tabular.metrics import policy_tv
     from iqlib.tabular.anchor import anchor_normalise
     from iqlib.problems.ddc import wear_faster
 
@@ -130,26 +132,26 @@ def _checks(panel, policy, reward, V, Q):
     if t is None:
         return {}
     m = t.mdp
-    P, r, g = np.asarray(m.P), np.asarray(m.r), m.gamma
+    P, r, g = np.asarray(m.P), np.asarray(m.r), m.discount
     ev = panel["counts"].sum(1) >= 30
     w = np.where(ev[:, None], panel["counts"], 0.0)
-    out = {"policy_tv": rc.policy_tv(t.policy, policy, ev)}
+    out = {"policy_tv": policy_tv(t.policy, policy, mask=ev)}
     if reward is not None:
         delta = np.zeros_like(r)
         delta[:, t.anchor_action] = -1.0
-        ivs = [rc.reward_shift(delta), rc.transition_change(wear_faster(t)), rc.action_removed(1, m.n_actions)]
+        ivs = [cf.reward_shift(delta), cf.transition_change(wear_faster(t)), cf.action_removed(1, m.n_actions)]
         out.update({
             "reward_nrmse": rc.nrmse(r, reward, ev),
             "epic": rc.epic_distance(r, reward, g),
             "epic_dynamics": rc.epic_distance_dynamics(r, reward, P, g, w),
             "shaping_share": rc.shaping_residual(r, reward, P, g, w).shaping_share,
-            **{f"regret_{k}": rc.counterfactual_regret(reward, r, P, m.p0, g, m.alpha, iv) for k, iv in zip("abc", ivs)},
+            **{f"regret_{k}": cf.counterfactual_regret(reward, r, P, m.p0, g, m.entropy_temperature, iv) for k, iv in zip("abc", ivs)},
         })
     if V is not None:
         out["V_nrmse"] = rc.nrmse(t.V, V, ev)
     if Q is not None:
         out["Q_nrmse"] = rc.nrmse(t.Q, Q, ev)
-    an = anchor_normalise(np.log(np.clip(policy, 1e-300, None)), P, g, m.alpha, t.anchor_action, t.anchor_reward)
+    an = anchor_normalise(np.log(np.clip(policy, 1e-300, None)), P, g, m.entropy_temperature, t.anchor_action, t.anchor_reward)
     out.update({"anchor_reward_nrmse": rc.nrmse(r, an.reward, ev), "anchor_V_nrmse": rc.nrmse(t.V, an.V, ev),
                 "anchor_Q_nrmse": rc.nrmse(t.Q, an.Q, ev)})
     return out
@@ -158,7 +160,8 @@ def _checks(panel, policy, reward, V, Q):
 def run_iqlib(panel):
     import jax.numpy as jnp
 
-    from iqlib.tabular.iq_learn import IQLearnConfig, fit_iq_learn
+    from iqlib.tabular.iq_learn import IQLearnConfig
+    from iqlib.tabular.iq_learn_fit import fit_iq_learn
     from iqlib.tabular.mle import fit_structural_mle
     from iqlib.tabular.soft_bellman import soft_value
 

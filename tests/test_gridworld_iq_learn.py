@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from iqlib.problems.gridworld import make_gridworld
-from iqlib.tabular.iq_learn import IQLearnConfig, fit_iq_learn
+from iqlib.tabular.iq_learn import IQLearnConfig
+from iqlib.tabular.iq_learn_fit import fit_iq_learn
 from iqlib.notebook.runner import REPO_ROOT, execute_notebook
 from iqlib.tabular.soft_bellman import expected_return, occupancy, solve_soft_bellman
 from iqlib.tabular.metrics import policy_tv, reward_correlation, state_reward
@@ -30,13 +31,13 @@ def x64():
 
 @pytest.mark.parametrize("init_term", ["value", "p0"])
 def test_iq_learn_matches_expert_from_exact_occupancy(x64, init_term):
-    mdp = make_gridworld(5, slip=0.1, gamma=0.9, alpha=0.1)
-    expert = solve_soft_bellman(mdp.r, mdp.P, mdp.gamma, mdp.alpha)
+    mdp = make_gridworld(5, slip=0.1, discount=0.9, entropy_temperature=0.1)
+    expert = solve_soft_bellman(mdp.r, mdp.P, mdp.discount, mdp.entropy_temperature)
     assert bool(expert.converged)
-    rho = occupancy(expert.policy, mdp.P, mdp.p0, mdp.gamma)
+    rho = occupancy(expert.policy, mdp.P, mdp.p0, mdp.discount)
     counts = np.asarray(rho) * 1000.0  # "1000 observations" at their exact frequencies
     cfg = IQLearnConfig(divergence="chi2", chi2_weight=0.1, init_term=init_term)
-    res = fit_iq_learn(counts, mdp.P, mdp.gamma, mdp.alpha, cfg, p0=mdp.p0)
+    res = fit_iq_learn(counts, mdp.P, mdp.discount, mdp.entropy_temperature, cfg, p0=mdp.p0)
     assert bool(res.converged)
 
     uniform = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
@@ -44,7 +45,7 @@ def test_iq_learn_matches_expert_from_exact_occupancy(x64, init_term):
     assert policy_tv(expert.policy, res.policy) < 0.02
 
     def ret(pi):
-        return float(expected_return(pi, mdp.r, mdp.P, mdp.p0, mdp.gamma, 0.0))
+        return float(expected_return(pi, mdp.r, mdp.P, mdp.p0, mdp.discount, 0.0))
 
     gap = ret(expert.policy) - ret(uniform)
     assert abs(ret(res.policy) - ret(expert.policy)) < 0.03 * gap

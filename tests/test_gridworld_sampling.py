@@ -66,13 +66,13 @@ def test_slip_mixture():
 
 def test_state_reward_and_start():
     R = np.arange(9.0).reshape(3, 3)
-    mdp = gw.make_gridworld(3, reward_map=R, gamma=0.95, alpha=0.5)
+    mdp = gw.make_gridworld(3, reward_map=R, discount=0.95, entropy_temperature=0.5)
     r = np.asarray(mdp.r)
     assert r.shape == (9, 5)
     for a in range(5):
         np.testing.assert_allclose(r[:, a], R.reshape(-1))
     np.testing.assert_allclose(np.asarray(mdp.p0), 1 / 9, rtol=1e-6)
-    assert mdp.gamma == 0.95 and mdp.alpha == 0.5
+    assert mdp.discount == 0.95 and mdp.entropy_temperature == 0.5
     mdp2 = gw.make_gridworld(3, reward_map=R.reshape(-1), start=4)
     assert np.asarray(mdp2.p0)[4] == 1.0 and np.asarray(mdp2.p0).sum() == 1.0
 

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.tabular.iql import (IQLTabularConfig, awr_policy, behaviour_cloning, fit_iql_tabular,
-                               monte_carlo_returns, onestep_awr)
+from iqlib.tabular.dataset import monte_carlo_returns
+from iqlib.tabular.iql import IQLTabularConfig, awr_policy, behaviour_cloning, fit_iql_tabular, onestep_awr
 from iqlib.problems.maze import STITCHING_LAYOUT, parse_maze, stitching_dataset, success_probability
 from iqlib.notebook.runner import REPO_ROOT, execute_notebook
 
@@ -31,7 +31,7 @@ def chain(n=4, terminal_last=True, timeout_last=False, reward=1.0):
 @pytest.mark.parametrize("tau", [0.5, 0.9])
 def test_chain_gives_discounted_reward(tau):
     gamma, n = 0.9, 4
-    res = fit_iql_tabular(chain(n), n + 1, 1, IQLTabularConfig(tau=tau, gamma=gamma, unseen_value=0.0))
+    res = fit_iql_tabular(chain(n), n + 1, 1, IQLTabularConfig(expectile=tau, discount=gamma, unseen_value=0.0))
     assert bool(res.converged)
     expected = gamma ** np.arange(n - 1, -1, -1)  # V(s) = γ^(n−1−s)
     np.testing.assert_allclose(res.V[:n], expected, rtol=1e-5)
@@ -43,7 +43,7 @@ def test_terminal_stops_bootstrapping_and_timeout_does_not():
     # state 0 → 1 with reward 0; state 1 has one action "stay" with reward 1 (data: 1 → 1).
     base = {"obs": np.array([0, 1]), "action": np.array([0, 0]), "reward": np.array([0.0, 1.0]),
             "next_obs": np.array([1, 1]), "timeout": np.array([False, False])}
-    cfg = IQLTabularConfig(tau=0.7, gamma=gamma, unseen_value=0.0, tol=1e-7)
+    cfg = IQLTabularConfig(expectile=0.7, discount=gamma, unseen_value=0.0, tol=1e-7)
     term = fit_iql_tabular({**base, "terminal": np.array([True, False])}, 2, 1, cfg)
     np.testing.assert_allclose(term.V[0], 0.0, atol=1e-6)  # no bootstrap past the terminal
     tout = fit_iql_tabular({**base, "terminal": np.array([False, False]), "timeout": np.array([True, True])}, 2, 1, cfg)
@@ -55,7 +55,7 @@ def test_expectile_value_is_in_support_max_as_tau_grows():
     # one state, three actions in the data with rewards 0, 1, 2 (terminal); action 3 never seen
     d = {"obs": np.zeros(3, int), "action": np.array([0, 1, 2]), "reward": np.array([0.0, 1.0, 2.0]),
          "next_obs": np.ones(3, int), "terminal": np.ones(3, bool), "timeout": np.zeros(3, bool)}
-    V = [float(fit_iql_tabular(d, 2, 4, IQLTabularConfig(tau=t)).V[0]) for t in (0.5, 0.9, 0.999)]
+    V = [float(fit_iql_tabular(d, 2, 4, IQLTabularConfig(expectile=t)).V[0]) for t in (0.5, 0.9, 0.999)]
     assert V[0] == pytest.approx(1.0, abs=1e-5) and V[0] < V[1] < V[2] < 2.0 and V[2] > 1.99
     res = fit_iql_tabular(d, 2, 4, IQLTabularConfig())
     assert np.isnan(res.Q[0, 3]) and float(res.policy[0, 3]) == 0.0  # no mass outside the support
@@ -113,8 +113,9 @@ def test_bad_datasets_raise(mutate, match):
         onestep_awr(d, 4, 1)
 
 
-@pytest.mark.parametrize("change, match", [({"tau": 1.0}, "tau"), ({"gamma": 1.0}, "gamma"),
-                                           ({"beta": -1.0}, "beta"), ({"max_weight": 0.5}, "max_weight")])
+@pytest.mark.parametrize("change, match", [({"expectile": 1.0}, "expectile"), ({"discount": 1.0}, "discount"),
+                                           ({"awr_temperature": -1.0}, "awr_temperature"),
+                                           ({"max_weight": 0.5}, "max_weight")])
 def test_bad_config_raises(change, match):
     with pytest.raises(ValueError, match=match):
         dataclasses.replace(IQLTabularConfig(), **change)

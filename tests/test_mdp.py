@@ -21,7 +21,7 @@ def _x64():
 def valid_inputs():
     rng = np.random.default_rng(0)
     P = rng.dirichlet(np.ones(S), size=(S, A))  # (S, A, S)
-    return dict(P=P, r=rng.normal(size=(S, A)), p0=np.full(S, 1.0 / S), gamma=0.9, alpha=0.5)
+    return dict(P=P, r=rng.normal(size=(S, A)), p0=np.full(S, 1.0 / S), discount=0.9, entropy_temperature=0.5)
 
 
 def test_valid_mdp_is_stored_as_arrays():
@@ -29,7 +29,7 @@ def test_valid_mdp_is_stored_as_arrays():
     assert (mdp.n_states, mdp.n_actions) == (S, A)
     assert isinstance(mdp.P, jax.Array) and mdp.P.shape == (S, A, S) and mdp.P.dtype == jnp.float64
     assert mdp.r.shape == (S, A) and mdp.p0.shape == (S,)
-    assert isinstance(mdp.gamma, float) and isinstance(mdp.alpha, float)
+    assert isinstance(mdp.discount, float) and isinstance(mdp.entropy_temperature, float)
 
 
 def _bad_P(kind):
@@ -78,14 +78,14 @@ def test_bad_transitions_raise_naming_P(kind, message):
         ("p0", np.full(S + 1, 1.0 / (S + 1)), r"p0 must have shape \(S,\) = \(4,\)"),
         ("p0", np.full(S, 0.5), r"p0 must be a probability vector.*sum = 2"),
         ("p0", np.array([1.5, -0.5, 0.0, 0.0]), r"p0 must be a probability vector"),
-        ("gamma", 1.0, r"gamma must satisfy 0 <= gamma < 1, got 1\.0"),
-        ("gamma", 1.5, r"gamma must satisfy"),
-        ("gamma", -0.1, r"gamma must satisfy"),
-        ("gamma", float("nan"), r"gamma must satisfy"),
-        ("alpha", 0.0, r"alpha \(entropy temperature\) must be a finite number > 0, got 0\.0"),
-        ("alpha", -1.0, r"alpha \(entropy temperature\) must be"),
-        ("alpha", float("nan"), r"alpha \(entropy temperature\) must be.*nan"),
-        ("alpha", float("inf"), r"alpha \(entropy temperature\) must be"),
+        ("discount", 1.0, r"discount must satisfy 0 <= discount < 1, got 1\.0"),
+        ("discount", 1.5, r"discount must satisfy"),
+        ("discount", -0.1, r"discount must satisfy"),
+        ("discount", float("nan"), r"discount must satisfy"),
+        ("entropy_temperature", 0.0, r"entropy_temperature must be a finite number > 0, got 0\.0"),
+        ("entropy_temperature", -1.0, r"entropy_temperature must be"),
+        ("entropy_temperature", float("nan"), r"entropy_temperature must be.*nan"),
+        ("entropy_temperature", float("inf"), r"entropy_temperature must be"),
     ],
 )
 def test_bad_inputs_raise_naming_the_input(field, value, message):
@@ -93,8 +93,8 @@ def test_bad_inputs_raise_naming_the_input(field, value, message):
         TabularMDP(**{**valid_inputs(), field: value})
 
 
-def test_gamma_zero_is_allowed():
-    assert TabularMDP(**{**valid_inputs(), "gamma": 0.0}).gamma == 0.0
+def test_discount_zero_is_allowed():
+    assert TabularMDP(**{**valid_inputs(), "discount": 0.0}).discount == 0.0
 
 
 def test_replace_round_trips_and_revalidates():
@@ -103,20 +103,20 @@ def test_replace_round_trips_and_revalidates():
     same = mdp.replace()
     for name in ("P", "r", "p0"):
         np.testing.assert_array_equal(getattr(same, name), getattr(mdp, name))
-    assert (same.gamma, same.alpha) == (mdp.gamma, mdp.alpha)
+    assert (same.discount, same.entropy_temperature) == (mdp.discount, mdp.entropy_temperature)
 
     r_new = inputs["r"] + 1.0
-    changed = mdp.replace(r=r_new, gamma=0.5)
+    changed = mdp.replace(r=r_new, discount=0.5)
     np.testing.assert_array_equal(changed.r, r_new)
     np.testing.assert_array_equal(changed.P, mdp.P)
-    assert changed.gamma == 0.5 and changed.alpha == mdp.alpha
+    assert changed.discount == 0.5 and changed.entropy_temperature == mdp.entropy_temperature
     np.testing.assert_array_equal(mdp.r, inputs["r"])  # the original is untouched (frozen)
-    back = changed.replace(r=mdp.r, gamma=mdp.gamma)
+    back = changed.replace(r=mdp.r, discount=mdp.discount)
     np.testing.assert_array_equal(back.r, mdp.r)
-    assert back.gamma == mdp.gamma
+    assert back.discount == mdp.discount
 
-    with pytest.raises(ValueError, match="gamma"):
-        mdp.replace(gamma=1.0)
+    with pytest.raises(ValueError, match="discount"):
+        mdp.replace(discount=1.0)
     with pytest.raises(ValueError, match="r must have shape"):
         mdp.replace(r=np.zeros((A, S)))
 
@@ -124,7 +124,7 @@ def test_replace_round_trips_and_revalidates():
 def test_frozen():
     mdp = TabularMDP(**valid_inputs())
     with pytest.raises(AttributeError):
-        mdp.gamma = 0.5
+        mdp.discount = 0.5
 
 
 # ---------------------------------------------------------------- random_mdp
@@ -137,7 +137,7 @@ def test_random_mdp_shapes_rows_and_branching():
     np.testing.assert_allclose(P.sum(-1), 1.0, atol=1e-12)
     assert np.all((P > 0).sum(-1) == 2)
     np.testing.assert_allclose(mdp.p0, 1.0 / 7)
-    assert (mdp.gamma, mdp.alpha) == (0.95, 0.2)
+    assert (mdp.discount, mdp.entropy_temperature) == (0.95, 0.2)
 
 
 def test_random_mdp_is_seeded_and_independent_of_x64():
@@ -166,11 +166,11 @@ def test_random_mdp_random_p0():
         (dict(branching=5), r"branching must be in \[1, n_states\]"),
         (dict(reward_scale=-1.0), "reward_scale"),
         (dict(p0_concentration=0.0), "p0_concentration"),
-        (dict(gamma=1.0), "gamma"),
-        (dict(alpha=0.0), "alpha"),
+        (dict(discount=1.0), "discount"),
+        (dict(entropy_temperature=0.0), "entropy_temperature"),
     ],
 )
 def test_random_mdp_errors(kwargs, message):
-    args = dict(n_states=4, n_actions=2, gamma=0.9, alpha=1.0) | kwargs
+    args = dict(n_states=4, n_actions=2, discount=0.9, entropy_temperature=1.0) | kwargs
     with pytest.raises(ValueError, match=message):
         random_mdp(jax.random.key(0), **args)

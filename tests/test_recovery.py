@@ -1,13 +1,15 @@
-"""Known-answer tests for the reward-recovery checks (iqlib.tabular.recovery, iqlib.tabular.anchor)."""
+"""Known-answer tests for the reward-recovery checks (iqlib.tabular.recovery, .counterfactual, .anchor)."""
 
 import jax
 import numpy as np
 import pytest
 
+from iqlib.tabular import counterfactual as cf
 from iqlib.tabular import recovery as rc
 from iqlib.tabular.anchor import anchor_normalise, anchor_normalise_q, fit_iq_learn_anchored
 from iqlib.problems.ddc import make_ddc, simulate_panel, wear_faster
 from iqlib.tabular.iq_learn import IQLearnConfig
+from iqlib.tabular.metrics import policy_tv
 from iqlib.tabular.soft_bellman import solve_soft_bellman
 
 
@@ -30,11 +32,11 @@ def shaped(r, P, gamma, phi):
 def test_policy_tv_known_values():
     p = np.array([[1.0, 0.0], [0.5, 0.5]])
     q = np.array([[0.0, 1.0], [0.5, 0.5]])
-    assert rc.policy_tv(p, p) == 0.0
-    assert rc.policy_tv(p, q) == pytest.approx(0.5)
-    assert rc.policy_tv(p, q, states=np.array([False, True])) == 0.0
+    assert policy_tv(p, p) == 0.0
+    assert policy_tv(p, q) == pytest.approx(0.5)
+    assert policy_tv(p, q, mask=np.array([False, True])) == 0.0
     with pytest.raises(ValueError):
-        rc.policy_tv(p, q[:1])
+        policy_tv(p, q[:1])
 
 
 def test_nrmse_invariances_and_value():
@@ -60,7 +62,7 @@ def test_epic_zero_for_pointwise_shaping_and_scale():
 
 def test_epic_dynamics_zero_for_expected_shaping(truth):
     m = truth.mdp
-    P, r, g = np.asarray(m.P), np.asarray(m.r), m.gamma
+    P, r, g = np.asarray(m.P), np.asarray(m.r), m.discount
     phi = np.random.default_rng(2).normal(size=m.n_states) * 5
     r2 = shaped(r, P, g, phi)
     assert rc.epic_distance_dynamics(r, 2.0 * r2, P, g) == pytest.approx(0.0, abs=1e-6)
@@ -80,7 +82,7 @@ def test_shaping_matrix_constant_is_shaping():
 
 def test_anchor_normalisation_of_true_policy_returns_true_reward(truth):
     m = truth.mdp
-    sol = anchor_normalise(np.log(truth.policy), m.P, m.gamma, m.alpha, truth.anchor_action, truth.anchor_reward)
+    sol = anchor_normalise(np.log(truth.policy), m.P, m.discount, m.entropy_temperature, truth.anchor_action, truth.anchor_reward)
     np.testing.assert_allclose(sol.reward, m.r, atol=1e-9)
     np.testing.assert_allclose(sol.V, truth.V, atol=1e-9)
     np.testing.assert_allclose(sol.Q, truth.Q, atol=1e-9)
@@ -89,55 +91,55 @@ def test_anchor_normalisation_of_true_policy_returns_true_reward(truth):
 def test_anchor_normalisation_undoes_any_shaping(truth):
     m = truth.mdp
     c = np.random.default_rng(4).normal(size=m.n_states) * 10
-    sol = anchor_normalise_q(truth.Q + c[:, None], m.P, m.gamma, m.alpha, truth.anchor_action, truth.anchor_reward)
+    sol = anchor_normalise_q(truth.Q + c[:, None], m.P, m.discount, m.entropy_temperature, truth.anchor_action, truth.anchor_reward)
     np.testing.assert_allclose(sol.reward, m.r, atol=1e-9)
     with pytest.raises(ValueError):
-        anchor_normalise_q(truth.Q, m.P, m.gamma, m.alpha, 7)
+        anchor_normalise_q(truth.Q, m.P, m.discount, m.entropy_temperature, 7)
 
 
 def interventions(truth):
     A = truth.mdp.n_actions
     delta = np.zeros((truth.mdp.n_states, A))
     delta[:, truth.anchor_action] = -1.0
-    return [rc.reward_shift(delta), rc.transition_change(wear_faster(truth)), rc.action_removed(1, A)]
+    return [cf.reward_shift(delta), cf.transition_change(wear_faster(truth)), cf.action_removed(1, A)]
 
 
 def test_regret_of_true_reward_is_zero_and_uniform_is_one(truth):
     m = truth.mdp
     P, r = np.asarray(m.P), np.asarray(m.r)
     for iv in interventions(truth):
-        assert rc.counterfactual_regret(r, r, P, m.p0, m.gamma, m.alpha, iv) == pytest.approx(0.0, abs=1e-9)
+        assert cf.counterfactual_regret(r, r, P, m.p0, m.discount, m.entropy_temperature, iv) == pytest.approx(0.0, abs=1e-9)
     uniform = np.full(r.shape, 1 / r.shape[1])
-    assert rc.normalised_regret(uniform, r, P, m.p0, m.gamma, m.alpha) == pytest.approx(1.0, abs=1e-9)
+    assert cf.normalised_regret(uniform, r, P, m.p0, m.discount, m.entropy_temperature) == pytest.approx(1.0, abs=1e-9)
     # a zero reward makes the soft-optimal policy uniform: regret 1 (B keeps r̂ = 0)
     for iv in interventions(truth)[1:2]:
-        assert rc.counterfactual_regret(np.zeros_like(r), r, P, m.p0, m.gamma, m.alpha, iv) == pytest.approx(1.0, abs=1e-9)
+        assert cf.counterfactual_regret(np.zeros_like(r), r, P, m.p0, m.discount, m.entropy_temperature, iv) == pytest.approx(1.0, abs=1e-9)
 
 
 def test_shaping_survives_a_and_c_but_not_b(truth):
     m = truth.mdp
     P, r = np.asarray(m.P), np.asarray(m.r)
-    r2 = shaped(r, P, m.gamma, np.random.default_rng(5).normal(size=m.n_states) * 5)
-    a, b, c = (rc.counterfactual_regret(r2, r, P, m.p0, m.gamma, m.alpha, iv) for iv in interventions(truth))
+    r2 = shaped(r, P, m.discount, np.random.default_rng(5).normal(size=m.n_states) * 5)
+    a, b, c = (cf.counterfactual_regret(r2, r, P, m.p0, m.discount, m.entropy_temperature, iv) for iv in interventions(truth))
     assert a == pytest.approx(0.0, abs=1e-9) and c == pytest.approx(0.0, abs=1e-9)
     assert b > 0.01
 
 
 def test_counterfactual_types_validate():
     with pytest.raises(ValueError):
-        rc.action_removed(3, 3)
+        cf.action_removed(3, 3)
 
 
 def test_anchored_iq_learn_satisfies_anchor(truth):
     m = truth.mdp
     data = simulate_panel(jax.random.key(0), truth, 20_000)
-    res = fit_iq_learn_anchored(data["counts"], m.P, m.gamma, m.alpha, truth.anchor_action, truth.anchor_reward,
+    res = fit_iq_learn_anchored(data["counts"], m.P, m.discount, m.entropy_temperature, truth.anchor_action, truth.anchor_reward,
                                 IQLearnConfig(chi2_weight=0.01, tol=1e-7, max_iter=3000))
     assert bool(res.converged)
     np.testing.assert_allclose(res.reward[:, truth.anchor_action], truth.anchor_reward, atol=1e-9)
-    sol = solve_soft_bellman(res.reward, m.P, m.gamma, m.alpha)
+    sol = solve_soft_bellman(res.reward, m.P, m.discount, m.entropy_temperature)
     np.testing.assert_allclose(sol.policy, res.policy, atol=1e-8)  # reward and policy consistent
-    assert rc.policy_tv(truth.policy, res.policy, data["counts"].sum(1) >= 30) < 0.05
+    assert policy_tv(truth.policy, res.policy, mask=data["counts"].sum(1) >= 30) < 0.05
 
 
 @pytest.mark.notebooks
@@ -148,7 +150,7 @@ def test_notebook_04_runs_small(tmp_path, repo_root):
     out = tmp_path / "04"
     execute_notebook(repo_root / "notebooks" / "04_reward_recovery_checks.py", out, parameters={
         "n_obs": 20000, "sample_sizes": [2000, 20000], "n_seeds": 1, "chi2_path": [0.5, 0.01],
-        "rust_q_degrees": [2], "rust_gamma": 0.99,
+        "rust_q_degrees": [2], "rust_discount": 0.99,
     })
     m = read_json(out / "metrics.json")
     for k in ["iq_raw_reward_nrmse", "iq_anchor_reward_nrmse", "iq_anchor_value_nrmse", "iq_anchor_q_nrmse",

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from iqlib.problems import rust_bus
-from iqlib.tabular.iq_learn import IQLearnConfig, fit_iq_learn
+from iqlib.tabular.iq_learn import IQLearnConfig
+from iqlib.tabular.iq_learn_fit import fit_iq_learn
 from iqlib.tabular.mle import fit_structural_mle
 
 

@@ -26,6 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from iqlib.problems.random_mdp import random_mdp
+from iqlib.tabular.counterfactual import action_removed, reward_shift, transition_change
 from iqlib.tabular.mdp import TabularMDP
 from iqlib.tabular.sampling import sample_trajectories, state_action_counts
 from iqlib.tabular.soft_bellman import policy_transition, solve_soft_bellman
@@ -86,13 +88,13 @@ def _ddc_transitions(S, A, inc_probs, repair_steps):
     return P
 
 
-def make_ddc(n_states: int = 21, n_actions: int = 3, gamma: float = 0.95, *, alpha: float = 1.0,
+def make_ddc(n_states: int = 21, n_actions: int = 3, discount: float = 0.95, *, entropy_temperature: float = 1.0,
              seed: int = 0, theta=None, max_increment: int | None = None) -> KnownTruth:
     """A Rust-style DDC problem with a "replace" anchor (module docstring).
 
     Args:
       n_states: S ≥ 5. n_actions: A in 2–6 (keep, A − 2 repairs, replace).
-      gamma: discount in [0, 1) (use float64 for γ > 0.99). alpha: logit scale α > 0.
+      discount: γ in [0, 1) (use float64 for γ > 0.99). entropy_temperature: the logit scale α > 0.
       seed: draws the wear-increment probabilities (and θ when theta is None).
       theta: (3 + A − 2,) = (θ₁, θ₂, RC, c₁, …) or None for a seeded draw around
         (2, 2, 5, 2.5, 3, …) that gives interior choice probabilities.
@@ -126,28 +128,26 @@ def make_ddc(n_states: int = 21, n_actions: int = 3, gamma: float = 0.95, *, alp
     P = _ddc_transitions(S, A, inc, repair_steps)
     names = ("keep",) + tuple(f"repair{k + 1}" for k in range(n_rep)) + ("replace",)
     theta_names = ("theta1", "theta2", "RC") + tuple(f"c{k + 1}" for k in range(n_rep))
-    return _finish(P, r, gamma, alpha, phi, theta, theta_names, A - 1, names,
-                   f"ddc_S{S}_A{A}_g{gamma:g}")
+    return _finish(P, r, discount, entropy_temperature, phi, theta, theta_names, A - 1, names,
+                   f"ddc_S{S}_A{A}_g{discount:g}")
 
 
-def make_garnet_anchored(key, n_states: int = 30, n_actions: int = 3, gamma: float = 0.9, *,
-                         alpha: float = 1.0, branching: int | None = None) -> KnownTruth:
+def make_garnet_anchored(key, n_states: int = 30, n_actions: int = 3, discount: float = 0.9, *,
+                         entropy_temperature: float = 1.0, branching: int | None = None) -> KnownTruth:
     """A random Garnet MDP (`iqlib.problems.random_mdp.random_mdp`) whose last action has reward 0 (the anchor)."""
-    from iqlib.problems.random_mdp import random_mdp
-
-    m = random_mdp(key, n_states, n_actions, gamma, alpha, branching=branching)
+    m = random_mdp(key, n_states, n_actions, discount, entropy_temperature, branching=branching)
     r = np.array(m.r, float)
     r[:, -1] = 0.0
     names = tuple(f"a{i}" for i in range(n_actions))
-    return _finish(np.asarray(m.P, float), r, gamma, alpha, None, None, (), n_actions - 1, names,
-                   f"garnet_S{n_states}_A{n_actions}_g{gamma:g}")
+    return _finish(np.asarray(m.P, float), r, discount, entropy_temperature, None, None, (), n_actions - 1, names,
+                   f"garnet_S{n_states}_A{n_actions}_g{discount:g}")
 
 
 def _finish(P, r, gamma, alpha, phi, theta, theta_names, anchor, names, label):
     sol = solve_soft_bellman(jnp.asarray(r), jnp.asarray(P), gamma, alpha)
     policy = np.asarray(sol.policy, float)
     p0 = stationary_distribution(policy, P)
-    mdp = TabularMDP(P=P, r=r, p0=p0, gamma=gamma, alpha=alpha)
+    mdp = TabularMDP(P=P, r=r, p0=p0, discount=gamma, entropy_temperature=alpha)
     return KnownTruth(mdp, phi, theta, theta_names, anchor, np.asarray(r[:, anchor], float),
                       np.asarray(sol.Q, float), np.asarray(sol.V, float), policy, names, label)
 
@@ -208,10 +208,8 @@ def standard_interventions(truth: KnownTruth, tax: float = 1.0, wear_shift: floa
 
     A: a tax of `tax` reward units on the anchor action (replace); B: faster wear
     (`wear_faster(truth, wear_shift)`); C: the first repair action removed (the keep action
-    when A = 2). Returns a list of three `iqlib.tabular.recovery.Intervention`s.
+    when A = 2). Returns a list of three `iqlib.tabular.counterfactual.Intervention`s.
     """
-    from iqlib.tabular.recovery import action_removed, reward_shift, transition_change
-
     S, A = truth.mdp.n_states, truth.mdp.n_actions
     delta = np.zeros((S, A))
     delta[:, truth.anchor_action] = -float(tax)

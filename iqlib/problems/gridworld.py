@@ -153,8 +153,8 @@ def make_gridworld(
     size: int,
     reward_map=None,
     slip: float = 0.0,
-    gamma: float = 0.9,
-    alpha: float = 0.1,
+    discount: float = 0.9,
+    entropy_temperature: float = 0.1,
     start="uniform",
 ) -> TabularMDP:
     """Build the GridWorld as a `TabularMDP` with a state-only reward.
@@ -164,8 +164,8 @@ def make_gridworld(
       reward_map: state reward R, shape (size, size) or (S,), reward units; r(s, a) = R(s)
         for every action. None uses `default_reward_map(size)`.
       slip: probability in [0, 1) that the intended move is replaced by a uniform action.
-      gamma: discount γ in [0, 1).
-      alpha: entropy temperature α > 0 (reward units).
+      discount: γ in [0, 1).
+      entropy_temperature: α > 0 (reward units).
       start: "uniform" for p0 uniform over all S cells (random starts), or an int state
         index s0 for p0 = one-hot at s0.
 
@@ -173,8 +173,8 @@ def make_gridworld(
       A `TabularMDP` with P: (S, 5, S), r: (S, 5), p0: (S,).
 
     Raises:
-      ValueError: naming `size`, `slip`, `reward_map` or `start` if invalid (and `gamma`
-        or `alpha` via `TabularMDP`).
+      ValueError: naming `size`, `slip`, `reward_map` or `start` if invalid (and `discount`
+        or `entropy_temperature` via `TabularMDP`).
     """
     size = _check_size(size)
     S = size * size
@@ -196,4 +196,4 @@ def make_gridworld(
         p0[int(start)] = 1.0
     else:
         raise ValueError(f"start must be 'uniform' or an int state index, got {start!r}")
-    return TabularMDP(P=P, r=r, p0=p0, gamma=gamma, alpha=alpha)
+    return TabularMDP(P=P, r=r, p0=p0, discount=discount, entropy_temperature=entropy_temperature)

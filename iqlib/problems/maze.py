@@ -163,7 +163,7 @@ def generate_episodes(rng: np.random.Generator, maze: Maze, starts, targets, n_e
     `horizon` steps. Rewards follow the module docstring (0 into the goal, −1 otherwise).
 
     Returns:
-      The transitions dict of DESIGN.md (obs, action, reward, next_obs, terminal, timeout,
+      A transitions dict (`iqlib.core.transitions`: obs, action, reward, next_obs, terminal, timeout,
       episode_id), NumPy arrays, episode-major.
     """
     pi = navigation_policy(maze, targets, epsilon)
@@ -187,9 +187,10 @@ def generate_episodes(rng: np.random.Generator, maze: Maze, starts, targets, n_e
     return {k: np.asarray(v, dtype=dtypes[k]) for k, v in rows.items()}
 
 
-def optimal_values(maze: Maze, gamma: float) -> np.ndarray:
+def optimal_values(maze: Maze, discount: float) -> np.ndarray:
     """(S,) optimal value V*(s) = −(1 − γ^(d−1))/(1 − γ) with d the distance to the goal (module
-    docstring); 0 on goal cells, −1/(1 − γ) where the goal is unreachable."""
+    docstring) and γ = discount; 0 on goal cells, −1/(1 − γ) where the goal is unreachable."""
+    gamma = float(discount)
     d = distances_to(maze, maze.region("G"))
     with np.errstate(invalid="ignore"):
         v = np.where(np.isfinite(d), -(1 - gamma ** np.maximum(d - 1, 0)) / (1 - gamma), -1 / (1 - gamma))
@@ -221,8 +222,8 @@ def success_probability(policy, next_state, goal_mask, horizon: int):
     return jax.lax.fori_loop(0, int(horizon), step, goal)
 
 
-def policy_values(policy, maze: Maze, gamma: float):
-    """(S,) exact discounted value V^π of a policy in the maze (rewards of the module docstring).
+def policy_values(policy, maze: Maze, discount: float):
+    """(S,) exact discounted value V^π of a policy in the maze (rewards of the module docstring), γ = discount.
 
     V^π = (I − γ P_π)⁻¹ r_π with r_π(s) = Σ_a π(a|s) r(s, a), r(s, a) = 0 if f(s, a) is a goal
     cell else −1, and goal cells absorbing with value 0 (the episode has ended there).
@@ -238,7 +239,7 @@ def policy_values(policy, maze: Maze, gamma: float):
     P_pi = jnp.zeros((maze.n_states, maze.n_states), policy.dtype).at[
         jnp.arange(maze.n_states)[:, None], nxt].add(policy) * alive[:, None]
     r_pi = jnp.sum(policy * r, axis=1) * alive
-    return jnp.linalg.solve(jnp.eye(maze.n_states, dtype=policy.dtype) - gamma * P_pi, r_pi)
+    return jnp.linalg.solve(jnp.eye(maze.n_states, dtype=policy.dtype) - discount * P_pi, r_pi)
 
 
 STITCHING_LAYOUT = (

@@ -35,8 +35,8 @@ def random_mdp(
     key,
     n_states: int,
     n_actions: int,
-    gamma: float,
-    alpha: float = 1.0,
+    discount: float,
+    entropy_temperature: float = 1.0,
     *,
     branching: int | None = None,
     reward_scale: float = 1.0,
@@ -47,7 +47,7 @@ def random_mdp(
     Args:
       key: a `jax.random.key` (or a legacy `PRNGKey`); the same key gives the same MDP.
       n_states: S ≥ 1. n_actions: A ≥ 1.
-      gamma: discount γ in [0, 1). alpha: entropy temperature α > 0 (reward units).
+      discount: γ in [0, 1). entropy_temperature: α > 0 (reward units).
       branching: b, successors per (s, a), 1 ≤ b ≤ S; default min(3, S).
       reward_scale: standard deviation of r(s, a) (reward units), ≥ 0.
       p0_concentration: None for a uniform p0 (every state a possible start, so every
@@ -59,7 +59,7 @@ def random_mdp(
 
     Raises:
       ValueError: naming the argument, for a non-positive size, b outside [1, S], a negative
-        or non-finite `reward_scale` or `p0_concentration` ≤ 0 (and `gamma`, `alpha` via
+        or non-finite `reward_scale` or `p0_concentration` ≤ 0 (and `discount`, `entropy_temperature` via
         `TabularMDP`).
     """
     S = _positive_int(n_states, "n_states")
@@ -87,4 +87,4 @@ def random_mdp(
     else:
         p0 = rng.dirichlet(np.full(S, float(p0_concentration)))
         p0 /= p0.sum()
-    return TabularMDP(P=P, r=r, p0=p0, gamma=gamma, alpha=alpha)
+    return TabularMDP(P=P, r=r, p0=p0, discount=discount, entropy_temperature=entropy_temperature)

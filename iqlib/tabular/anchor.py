@@ -33,7 +33,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from iqlib.tabular.iq_learn import IQLearnConfig, IQLearnResult, iq_learn_objective, log_likelihood
+from iqlib.tabular.bc import log_likelihood
+from iqlib.tabular.iq_learn import IQLearnConfig, iq_learn_objective
+from iqlib.tabular.iq_learn_fit import IQLearnResult
 from iqlib.tabular.lbfgs import lbfgs_minimize
 from iqlib.tabular.soft_bellman import expected_next_value
 
@@ -110,7 +112,7 @@ def anchor_normalise_q(Q, P, gamma, alpha, anchor_action: int, anchor_reward=0.0
     return anchor_normalise(jax.nn.log_softmax(Q / alpha, axis=-1), P, gamma, alpha, anchor_action, anchor_reward)
 
 
-def fit_iq_learn_anchored(counts, P, gamma, alpha, anchor_action: int, anchor_reward=0.0,
+def fit_iq_learn_anchored(counts, P, discount, entropy_temperature, anchor_action: int, anchor_reward=0.0,
                           config: IQLearnConfig = IQLearnConfig(), *, p0=None, init=None) -> IQLearnResult:
     """IQ-Learn with the anchor r(·, a₀) = anchor_reward imposed inside the optimisation.
 
@@ -119,7 +121,8 @@ def fit_iq_learn_anchored(counts, P, gamma, alpha, anchor_action: int, anchor_re
     The reward returned satisfies reward[:, a₀] = anchor_reward exactly.
 
     Args:
-      counts: (S, A) expert state-action counts. P: (S, A, S). gamma, alpha: as `fit_iq_learn`.
+      counts: (S, A) expert state-action counts. P: (S, A, S). discount: γ in [0, 1).
+      entropy_temperature: α > 0 (as `iqlib.tabular.iq_learn_fit.fit_iq_learn`).
       anchor_action, anchor_reward: as `anchor_normalise`.
       config: `IQLearnConfig` (divergence, χ² weight λ, init term, L-BFGS settings).
       p0: (S,) needed for init_term "p0". init: optional (S, A) initial logits (default:
@@ -143,7 +146,8 @@ def fit_iq_learn_anchored(counts, P, gamma, alpha, anchor_action: int, anchor_re
         init = np.log(counts_np + 0.5) - np.log(counts_np + 0.5).mean(-1, keepdims=True)
     a_vec = _anchor_reward_vector(anchor_reward, P.shape[0], dtype)
     p0 = None if p0 is None else jnp.asarray(p0, dtype)
-    return _fit_anchored(jnp.asarray(counts_np, dtype), P, jnp.asarray(gamma, dtype), jnp.asarray(alpha, dtype),
+    return _fit_anchored(jnp.asarray(counts_np, dtype), P, jnp.asarray(discount, dtype),
+                         jnp.asarray(entropy_temperature, dtype),
                          int(anchor_action), a_vec, p0, jnp.asarray(init, dtype), config)
 
 

@@ -1,4 +1,4 @@
-"""Tabular and linear IQ-Learn with known transitions (Garg et al., NeurIPS 2021).
+"""Tabular and linear IQ-Learn with known transitions (Garg et al., NeurIPS 2021): the copyable core.
 
 IQ-Learn replaces the min-max of inverse RL by one maximisation over a soft Q-function.
 With V_Q(s) = α logsumexp(Q(s, ·)/α), π_Q = softmax(Q/α) and the inverse soft Bellman
@@ -25,25 +25,26 @@ the two V terms cancel and J(Q) = E_ρE[Q − V_Q] = α E_ρE[log π_Q(a|s)]: be
 (maximum likelihood) is the zero-penalty limit of IQ-Learn.
 
 Here ρ_E enters only through the empirical state-action counts (S, A) of the demonstrations,
-so the solve costs the same for 10³ or 10⁶ observations. Q is a free table (S, A) or linear in
-features, Q = Φ w with Φ: (S, A, K). The maximisation runs optax's L-BFGS inside one
-jit-compiled `lax.while_loop`, with an honest convergence report.
+so a step costs the same for 10³ or 10⁶ observations. Q is a free table (S, A) or linear in
+features, Q = Φ w with Φ: (S, A, K). This module holds the config, the objective and one pure
+L-BFGS step, `make_update(...) -> (init, update)` with `update(state, counts) -> (state, metrics)`;
+the full solve with its convergence report is `iqlib.tabular.iq_learn_fit.fit_iq_learn`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from functools import partial
-from typing import Literal, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
+import optax.tree_utils as otu
 
-from iqlib.tabular.lbfgs import lbfgs_minimize
-from iqlib.tabular.soft_bellman import expected_next_value, inverse_soft_bellman, soft_value
+from iqlib.tabular.soft_bellman import expected_next_value, soft_value
 
-__all__ = ["IQLearnConfig", "IQLearnResult", "iq_learn_objective", "fit_iq_learn", "bc_tabular", "log_likelihood"]
+__all__ = ["IQLearnConfig", "IQLearnState", "iq_learn_objective", "q_of_params", "make_loss", "make_update"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,8 +60,8 @@ class IQLearnConfig:
       init_term: "value" (telescoped over the demonstrations) or "p0" (needs p0).
       chi2_rows: "expert" (penalty over ρ_E, the paper's offline form) or "all" (penalty
         over ½ρ_E + ½ uniform(S × A): finite Q on never-demonstrated actions).
-      max_iter: L-BFGS iteration cap.
-      tol: stop when the gradient's L2 norm ≤ tol (objective units per parameter unit).
+      max_iter: L-BFGS iteration cap of the full solve.
+      tol: the solve stops when the gradient's L2 norm ≤ tol (objective units per parameter unit).
       memory_size: L-BFGS history length.
     """
 
@@ -87,40 +88,13 @@ class IQLearnConfig:
             raise ValueError(f"tol must be > 0, got {self.tol}")
 
 
-class IQLearnResult(NamedTuple):
-    """Output of `fit_iq_learn`.
-
-    Q: (S, A) soft Q; V: (S,) soft value α logsumexp(Q/α); policy: (S, A) = softmax(Q/α);
-    reward: (S, A) = Q − γ P V (inverse soft Bellman); params: the table (S, A) or weights (K,);
-    objective: J(Q) at the solution; loglik: Σ counts · log π (nats); converged: gradient
-    norm ≤ tol; n_iter: L-BFGS iterations; grad_norm: final gradient L2 norm.
-    """
-
-    Q: jax.Array
-    V: jax.Array
-    policy: jax.Array
-    reward: jax.Array
-    params: jax.Array
-    objective: jax.Array
-    loglik: jax.Array
-    converged: jax.Array
-    n_iter: jax.Array
-    grad_norm: jax.Array
-
-
-def log_likelihood(counts, Q, alpha):
-    """Log-likelihood Σ_{s,a} counts(s, a) log π_Q(a|s) of demonstrations, in nats.  counts, Q: (S, A)."""
-    log_pi = jax.nn.log_softmax(Q / alpha, axis=-1)
-    return jnp.sum(jnp.where(counts > 0, counts * log_pi, 0.0))
-
-
 def iq_learn_objective(Q, rho, P, gamma, alpha, *, divergence="chi2", chi2_weight=0.5, init_term="value",
                        p0=None, chi2_rows="expert"):
     """The IQ-Learn objective J(Q) to be maximised (Garg et al. 2021, Eq. 9–10).
 
     Args:
       Q: (S, A) soft Q. rho: (S, A) expert state-action distribution (sums to 1).
-      P: (S, A, S) transitions. gamma: discount. alpha: entropy temperature.
+      P: (S, A, S) transitions. gamma: discount γ. alpha: entropy temperature α.
       divergence, chi2_weight, init_term, chi2_rows: see `IQLearnConfig`. p0: (S,), needed for "p0".
 
     Returns: scalar J(Q), in reward units.
@@ -139,89 +113,60 @@ def iq_learn_objective(Q, rho, P, gamma, alpha, *, divergence="chi2", chi2_weigh
     return linear - init
 
 
-def _check_inputs(counts, P, features, p0, config):
-    counts = np.asarray(counts, dtype=np.float64)
-    P = np.asarray(P)
-    if P.ndim != 3 or P.shape[0] != P.shape[2]:
-        raise ValueError(f"P must have shape (S, A, S), got {P.shape}")
-    if counts.shape != P.shape[:2]:
-        raise ValueError(f"counts must have shape (S, A) = {P.shape[:2]}, got {counts.shape}")
-    if np.any(counts < 0) or not np.all(np.isfinite(counts)) or counts.sum() <= 0:
-        raise ValueError("counts must be finite, non-negative and not all zero (no demonstrations?)")
-    if features is not None:
-        f = np.asarray(features)
-        if f.ndim != 3 or f.shape[:2] != P.shape[:2]:
-            raise ValueError(f"features must have shape (S, A, K) with (S, A) = {P.shape[:2]}, got {f.shape}")
-    if config.init_term == "p0":
-        if p0 is None:
-            raise ValueError("init_term='p0' needs p0: (S,)")
-        if np.asarray(p0).shape != (P.shape[0],):
-            raise ValueError(f"p0 must have shape (S,) = ({P.shape[0]},), got {np.asarray(p0).shape}")
+def q_of_params(params, features=None):
+    """Q from the parameters: the free table params (S, A) itself, or features (S, A, K) @ params (K,)."""
+    return params if features is None else features @ params
 
 
-def fit_iq_learn(counts, P, gamma, alpha, config: IQLearnConfig = IQLearnConfig(), *, features=None, p0=None, init=None):
-    """Fit IQ-Learn to demonstrations given as state-action counts, with known transitions.
+def make_loss(config: IQLearnConfig, P, discount, entropy_temperature, *, features=None,
+              p0=None) -> Callable[[Any, jax.Array], jax.Array]:
+    """loss(params, counts) = −J(Q(params)) with ρ_E = counts / Σ counts (the quantity L-BFGS minimises).
 
-    Args:
-      counts: (S, A) number of expert visits to (s, a) (e.g. `sampling.state_action_counts`).
-      P: (S, A, S) transitions. gamma: discount in [0, 1). alpha: entropy temperature α > 0.
-      config: `IQLearnConfig`.
-      features: optional (S, A, K); then Q = features @ w (linear IQ-Learn), else a free table.
-      p0: (S,) initial distribution, required for init_term "p0".
-      init: optional initial parameters ((S, A) table or (K,) weights); zeros by default.
-
-    Returns:
-      `IQLearnResult`. `converged` is False when L-BFGS hits `max_iter` before the gradient
-      norm reaches `tol` — e.g. for the simple objective (or χ² with chi2_rows "expert") with
-      init_term "p0" on sampled counts, which violate the occupancy flow constraint so that J is
-      unbounded above. With chi2_rows "expert", the Q of actions never demonstrated in a visited
-      state drifts towards −∞ (the objective converges, that part of the table does not).
-
-    Raises:
-      ValueError: on wrong shapes, negative or empty counts, or a missing p0.
+    P: (S, A, S); features: optional (S, A, K) (linear Q); p0: (S,) for init_term "p0".
+    counts: (S, A) expert state-action counts (any positive scale).
     """
-    _check_inputs(counts, P, features, p0, config)
-    dtype = jnp.asarray(P).dtype
-    counts = jnp.asarray(counts, dtype)
-    P = jnp.asarray(P, dtype)
-    feats = None if features is None else jnp.asarray(features, dtype)
-    p0 = None if p0 is None else jnp.asarray(p0, dtype)
-    if init is None:
-        init = jnp.zeros(counts.shape if feats is None else feats.shape[-1:], dtype)
-    return _fit(counts, P, jnp.asarray(gamma, dtype), jnp.asarray(alpha, dtype), feats, p0, jnp.asarray(init, dtype), config)
 
-
-@partial(jax.jit, static_argnames=("config",))
-def _fit(counts, P, gamma, alpha, feats, p0, init, config):
-    rho = counts / jnp.sum(counts)
-
-    def q_of(params):
-        return params if feats is None else feats @ params
-
-    def loss(params):  # minimise −J
+    def loss(params, counts):
+        rho = counts / jnp.sum(counts)
         return -iq_learn_objective(
-            q_of(params), rho, P, gamma, alpha, divergence=config.divergence,
+            q_of_params(params, features), rho, P, discount, entropy_temperature, divergence=config.divergence,
             chi2_weight=config.chi2_weight, init_term=config.init_term, p0=p0, chi2_rows=config.chi2_rows,
         )
 
-    opt = lbfgs_minimize(loss, init, max_iter=config.max_iter, tol=config.tol, memory_size=config.memory_size)
-    params, value, gnorm = opt.params, opt.value, opt.grad_norm
-    Q = q_of(params)
-    V = soft_value(Q, alpha)
-    return IQLearnResult(
-        Q=Q, V=V, policy=jax.nn.softmax(Q / alpha, axis=-1),
-        reward=inverse_soft_bellman(Q, P, gamma, alpha), params=params, objective=-value,
-        loglik=log_likelihood(counts, Q, alpha), converged=opt.converged,
-        n_iter=opt.n_iter, grad_norm=gnorm,
-    )
+    return loss
 
 
-def bc_tabular(counts, prior=0.0):
-    """Tabular behavioural cloning: the maximum-likelihood policy π(a|s) = counts(s, a)/counts(s).
+class IQLearnState(NamedTuple):
+    """params: the Q table (S, A) or linear weights (K,); opt_state: optax L-BFGS state
+    (its `count` is the number of steps taken, its `grad` the gradient at params)."""
 
-    counts: (S, A). prior: pseudo-count added to every (s, a) (Laplace smoothing); states with
-    no data get the uniform policy. Returns π: (S, A).
+    params: jax.Array
+    opt_state: Any
+
+
+def make_update(config: IQLearnConfig, P, discount, entropy_temperature, *, features=None, p0=None):
+    """One L-BFGS step on −J: returns (init, update).
+
+    init(params) -> IQLearnState, params a (S, A) table (or (K,) weights with features).
+    update(state, counts) -> (state, metrics): one optax L-BFGS step (zoom line search) on
+    `make_loss(...)(params, counts)`, counts: (S, A) the demonstrations' state-action counts
+    (the batch). metrics: {"objective": J at the incoming params, "grad_norm": ‖∇J‖₂ there}.
+    Pure and jit-compatible; P, discount, entropy_temperature, features and p0 are constants.
     """
-    c = jnp.asarray(counts) + prior
-    n = c.sum(-1, keepdims=True)
-    return jnp.where(n > 0, c / jnp.where(n > 0, n, 1.0), 1.0 / c.shape[-1])
+    loss = make_loss(config, P, discount, entropy_temperature, features=features, p0=p0)
+    opt = optax.lbfgs(memory_size=config.memory_size)
+
+    def init(params) -> IQLearnState:
+        return IQLearnState(params, opt.init(params))
+
+    def update(state: IQLearnState, counts):
+        def value_fn(params):
+            return loss(params, counts)
+
+        value, grad = optax.value_and_grad_from_state(value_fn)(state.params, state=state.opt_state)
+        updates, opt_state = opt.update(grad, state.opt_state, state.params, value=value, grad=grad,
+                                        value_fn=value_fn)
+        params = optax.apply_updates(state.params, updates)
+        return IQLearnState(params, opt_state), {"objective": -value, "grad_norm": otu.tree_norm(grad)}
+
+    return init, update

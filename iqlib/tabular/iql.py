@@ -10,7 +10,7 @@ alternates two regressions on the dataset D:
 with L₂^τ(u) = |τ − 1(u < 0)| u² and d the `terminal` flag (a `timeout` is a truncation and
 still bootstraps). On a table both are solved exactly: V(s) is the τ-expectile of Q(s, ·)
 weighted by the dataset's action counts N(s, a) (`iqlib.tabular.expectile.expectile`), and Q(s, a) is
-the average target over the N(s, a) transitions from (s, a):
+the average target over the N(s, a) transitions from (s, a) (`iqlib.tabular.dataset.dataset_tables`):
 
     Q = r̄ + γ P̂ V,   r̄(s, a) = mean reward,   P̂[s, a, s'] = #{(s, a) → s', not terminal} / N(s, a).
 
@@ -25,7 +25,7 @@ Policy extraction by advantage-weighted regression (AWR; IQL Eq. 7):
 whose tabular maximiser is π(a|s) ∝ N(s, a) · w(s, a): the behaviour policy reweighted and
 restricted to the dataset's support. Following the authors' code (ikostrikov/implicit_q_learning,
 `actor.py`: `jnp.minimum(exp_a, 100.0)`) the weight is clipped, w = min(exp(β A), 100).
-States with no data get the uniform policy (as `iqlib.tabular.iq_learn.bc_tabular`).
+States with no data get the uniform policy (as `iqlib.tabular.bc.bc_tabular`).
 
 Q at pairs (s, a) outside the dataset is undefined and returned as NaN; V at states with no
 outgoing data (seen only as `next_obs`) is `unseen_value` (default: the pessimistic
@@ -42,23 +42,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from iqlib.tabular.bc import bc_tabular
+from iqlib.tabular.dataset import check_dataset, dataset_tables, monte_carlo_returns
 from iqlib.tabular.expectile import expectile
-from iqlib.tabular.iq_learn import bc_tabular
 
-__all__ = ["IQLTabularConfig", "IQLTabularResult", "check_dataset", "dataset_tables", "iql_values",
-           "awr_policy", "fit_iql_tabular", "monte_carlo_returns", "onestep_awr", "behaviour_cloning"]
-
-REQUIRED_KEYS = ("obs", "action", "reward", "next_obs", "terminal", "timeout")
-
+__all__ = ["IQLTabularConfig", "IQLTabularResult", "iql_backup", "iql_values", "awr_policy", "fit_iql_tabular", "onestep_awr",
+           "behaviour_cloning"]
 
 @dataclasses.dataclass(frozen=True)
 class IQLTabularConfig:
     """Tabular IQL settings (defaults: the IQL paper's AntMaze settings, App. C / Table 5).
 
     Attributes:
-      tau: expectile τ in (0, 1) of the value regression (Eq. 5); 0.9 for AntMaze.
-      beta: AWR inverse temperature β ≥ 0 (Eq. 7); 10 for AntMaze (with rewards r − 1).
-      gamma: discount γ in [0, 1); 0.99.
+      expectile: τ in (0, 1) of the value regression (Eq. 5); 0.9 for AntMaze.
+      awr_temperature: the AWR inverse temperature β ≥ 0 (Eq. 7); 10 for AntMaze (with rewards r − 1).
+      discount: γ in [0, 1); 0.99.
       max_weight: clip of the AWR weight exp(β A); 100 in the authors' code.
       tol: relative tolerance: stop when max |V_new − V| ≤ tol · max(1, max |V|) (float32 reaches
         about 1e-6; the fixed point is then within tol · max(1, |V|) / (1 − γ) of the iterate).
@@ -66,21 +64,21 @@ class IQLTabularConfig:
       unseen_value: V of states with no outgoing data; None → min(reward) / (1 − γ).
     """
 
-    tau: float = 0.9
-    beta: float = 10.0
-    gamma: float = 0.99
+    expectile: float = 0.9
+    awr_temperature: float = 10.0
+    discount: float = 0.99
     max_weight: float = 100.0
     tol: float = 1e-6
     max_iter: int = 20_000
     unseen_value: float | None = None
 
     def __post_init__(self):
-        if not (0.0 < self.tau < 1.0):
-            raise ValueError(f"tau must lie in (0, 1), got {self.tau}")
-        if not (self.beta >= 0.0 and np.isfinite(self.beta)):
-            raise ValueError(f"beta must be a finite number >= 0, got {self.beta}")
-        if not (0.0 <= self.gamma < 1.0):
-            raise ValueError(f"gamma must lie in [0, 1), got {self.gamma}")
+        if not (0.0 < self.expectile < 1.0):
+            raise ValueError(f"expectile must lie in (0, 1), got {self.expectile}")
+        if not (self.awr_temperature >= 0.0 and np.isfinite(self.awr_temperature)):
+            raise ValueError(f"awr_temperature must be a finite number >= 0, got {self.awr_temperature}")
+        if not (0.0 <= self.discount < 1.0):
+            raise ValueError(f"discount must lie in [0, 1), got {self.discount}")
         if not (self.max_weight >= 1.0):
             raise ValueError(f"max_weight must be >= 1, got {self.max_weight}")
         if not (self.tol > 0.0):
@@ -106,64 +104,24 @@ class IQLTabularResult(NamedTuple):
     residual: jnp.ndarray
 
 
-def check_dataset(dataset, n_states: int, n_actions: int) -> dict:
-    """Validate a transitions dict and return NumPy copies of its required keys.
+def iql_backup(V, counts, r_bar, P_cont, tau, gamma, unseen_value):
+    """One sweep of IQL's two tabular regressions: the TD target for Q, then the expectile for V.
 
-    Raises:
-      ValueError: naming the problem — a missing key, a non-1-D array or lengths that differ,
-        an empty dataset, a non-integer or out-of-range obs / next_obs / action, a non-finite
-        reward, or a terminal / timeout that is not boolean (or 0/1).
+    Q(s, a) = r̄(s, a) + γ Σ_s' P̂[s, a, s'] V(s')           (Eq. 6, solved exactly per (s, a))
+    V(s)    = expectile_τ of Q(s, ·) weighted by N(s, ·)     (Eq. 5); unseen_value where N(s) = 0
+
+    V: (S,); counts: (S, A) N(s, a); r_bar: (S, A); P_cont: (S, A, S) (`dataset_tables`);
+    tau: expectile τ in (0, 1); gamma: discount γ. Returns (Q: (S, A), V_new: (S,)).
     """
-    if not isinstance(dataset, dict):
-        raise ValueError(f"dataset must be a dict of arrays, got {type(dataset).__name__}")
-    missing = [k for k in REQUIRED_KEYS if k not in dataset]
-    if missing:
-        raise ValueError(f"dataset is missing key(s) {missing}; required: {list(REQUIRED_KEYS)}")
-    data = {k: np.asarray(dataset[k]) for k in REQUIRED_KEYS}
-    lengths = {k: v.shape for k, v in data.items()}
-    if any(v.ndim != 1 for v in data.values()) or len({v.shape for v in data.values()}) != 1:
-        raise ValueError(f"dataset arrays must be 1-D of equal length (mismatched lengths): {lengths}")
-    if data["obs"].size == 0:
-        raise ValueError("dataset is empty")
-    for k, hi in (("obs", n_states), ("next_obs", n_states), ("action", n_actions)):
-        v = data[k]
-        if not np.issubdtype(v.dtype, np.integer):
-            raise ValueError(f"dataset[{k!r}] must hold integers, got dtype {v.dtype}")
-        if v.min() < 0 or v.max() >= hi:
-            raise ValueError(f"dataset[{k!r}] must lie in [0, {hi}), got range [{v.min()}, {v.max()}]")
-    if not np.all(np.isfinite(data["reward"].astype(float))):
-        raise ValueError("dataset['reward'] has NaN or infinite entries")
-    for k in ("terminal", "timeout"):
-        v = data[k]
-        if v.dtype != bool and not np.all((v == 0) | (v == 1)):
-            raise ValueError(f"dataset[{k!r}] must be boolean (or 0/1)")
-        data[k] = v.astype(bool)
-    data["reward"] = data["reward"].astype(float)
-    return data
-
-
-def dataset_tables(dataset, n_states: int, n_actions: int):
-    """Empirical tables of a validated dataset (see the module docstring).
-
-    Returns:
-      counts: (S, A) N(s, a);  r_bar: (S, A) mean reward (0 where N = 0);
-      P_cont: (S, A, S) P̂[s, a, s'] = #{(s, a) → s', not terminal} / N(s, a) (rows sum to the
-      non-terminal fraction; 0 where N = 0);  seen: (S,) bool, state has outgoing data.
-    """
-    d = check_dataset(dataset, n_states, n_actions)
-    counts = np.zeros((n_states, n_actions))
-    np.add.at(counts, (d["obs"], d["action"]), 1.0)
-    r_sum = np.zeros((n_states, n_actions))
-    np.add.at(r_sum, (d["obs"], d["action"]), d["reward"])
-    P_cont = np.zeros((n_states, n_actions, n_states))
-    np.add.at(P_cont, (d["obs"], d["action"], d["next_obs"]), (~d["terminal"]).astype(float))
-    safe = np.maximum(counts, 1.0)
-    return counts, r_sum / safe, P_cont / safe[..., None], counts.sum(1) > 0
+    seen = counts.sum(1) > 0
+    weights = jnp.where(seen[:, None], counts, 1.0)  # dummy weights on unseen states (masked below)
+    Q = r_bar + gamma * P_cont @ V
+    return Q, jnp.where(seen, expectile(Q, tau, weights, axis=-1), unseen_value)
 
 
 @partial(jax.jit, static_argnames=("max_iter",))
 def iql_values(counts, r_bar, P_cont, tau, gamma, unseen_value, tol, max_iter: int):
-    """Fixed point of IQL's two tabular regressions (Eqs. 5–6), by iteration from V = unseen_value.
+    """Fixed point of IQL's two tabular regressions (Eqs. 5–6): `iql_backup` iterated from V = unseen_value.
 
     Args:
       counts: (S, A) N(s, a);  r_bar: (S, A);  P_cont: (S, A, S) (from `dataset_tables`).
@@ -173,13 +131,9 @@ def iql_values(counts, r_bar, P_cont, tau, gamma, unseen_value, tol, max_iter: i
     Returns:
       (Q: (S, A) (arbitrary where N = 0), V: (S,), n_iter, residual).
     """
-    seen = counts.sum(1) > 0
-    weights = jnp.where(seen[:, None], counts, 1.0)  # dummy weights on unseen states (masked below)
 
     def backup(V):
-        Q = r_bar + gamma * P_cont @ V
-        V_new = jnp.where(seen, expectile(Q, tau, weights, axis=-1), unseen_value)
-        return Q, V_new
+        return iql_backup(V, counts, r_bar, P_cont, tau, gamma, unseen_value)
 
     def cond(carry):
         _, V, i, delta = carry
@@ -217,10 +171,10 @@ def _fit(counts, r_bar, P_cont, config: IQLTabularConfig, tau: float) -> IQLTabu
     f = jnp.asarray
     unseen = config.unseen_value
     if unseen is None:
-        unseen = float(np.min(r_bar[counts > 0])) / (1.0 - config.gamma)
-    Q, V, n_iter, residual = iql_values(f(counts), f(r_bar), f(P_cont), tau, config.gamma, unseen, config.tol,
+        unseen = float(np.min(r_bar[counts > 0])) / (1.0 - config.discount)
+    Q, V, n_iter, residual = iql_values(f(counts), f(r_bar), f(P_cont), tau, config.discount, unseen, config.tol,
                                         max_iter=config.max_iter)
-    policy, w = awr_policy(Q, V, counts, config.beta, config.max_weight)
+    policy, w = awr_policy(Q, V, counts, config.awr_temperature, config.max_weight)
     Q = jnp.where(f(counts) > 0, Q, jnp.nan)
     converged = residual <= config.tol * jnp.maximum(1.0, jnp.max(jnp.abs(V)))
     return IQLTabularResult(Q, V, policy, w, f(counts), converged, n_iter, residual)
@@ -241,27 +195,7 @@ def fit_iql_tabular(dataset, n_states: int, n_actions: int, config: IQLTabularCo
       ValueError: from `check_dataset` for a malformed dataset.
     """
     counts, r_bar, P_cont, _ = dataset_tables(dataset, n_states, n_actions)
-    return _fit(counts, r_bar, P_cont, config, config.tau)
-
-
-def monte_carlo_returns(dataset, gamma: float) -> np.ndarray:
-    """(N,) discounted return-to-go of each transition within its own episode, no bootstrapping.
-
-    G_i = r_i + γ G_{i+1}, restarted after a terminal, a timeout, or a change of `episode_id`
-    (if present). Truncated episodes are *not* bootstrapped (a pure Monte-Carlo estimate).
-    """
-    r = np.asarray(dataset["reward"], dtype=float)
-    end = np.asarray(dataset["terminal"], bool) | np.asarray(dataset["timeout"], bool)
-    if "episode_id" in dataset:
-        ids = np.asarray(dataset["episode_id"])
-        end = end | np.r_[ids[1:] != ids[:-1], True]
-    end[-1] = True
-    G = np.empty_like(r)
-    g = 0.0
-    for i in range(len(r) - 1, -1, -1):
-        g = r[i] + (0.0 if end[i] else gamma * g)
-        G[i] = g
-    return G
+    return _fit(counts, r_bar, P_cont, config, config.expectile)
 
 
 def onestep_awr(dataset, n_states: int, n_actions: int, config: IQLTabularConfig = IQLTabularConfig(),
@@ -274,7 +208,7 @@ def onestep_awr(dataset, n_states: int, n_actions: int, config: IQLTabularConfig
       "monte_carlo": Q(s, a) = mean return-to-go of the dataset transitions from (s, a)
         (`monte_carlo_returns`), V(s) = its count-weighted mean; no Bellman backups at all,
         so no value crosses from one episode to another.
-    `config.tau` is ignored. Raises ValueError for an unknown `evaluation` or a bad dataset.
+    `config.expectile` is ignored. Raises ValueError for an unknown `evaluation` or a bad dataset.
     """
     if evaluation == "sarsa":
         counts, r_bar, P_cont, _ = dataset_tables(dataset, n_states, n_actions)
@@ -283,7 +217,7 @@ def onestep_awr(dataset, n_states: int, n_actions: int, config: IQLTabularConfig
         raise ValueError(f"evaluation must be 'sarsa' or 'monte_carlo', got {evaluation!r}")
     d = check_dataset(dataset, n_states, n_actions)
     G = monte_carlo_returns({**d, **({"episode_id": dataset["episode_id"]} if "episode_id" in dataset else {})},
-                            config.gamma)
+                            config.discount)
     counts = np.zeros((n_states, n_actions))
     np.add.at(counts, (d["obs"], d["action"]), 1.0)
     g_sum = np.zeros((n_states, n_actions))
@@ -291,13 +225,13 @@ def onestep_awr(dataset, n_states: int, n_actions: int, config: IQLTabularConfig
     Q = g_sum / np.maximum(counts, 1.0)
     n = counts.sum(1)
     V = (counts * Q).sum(1) / np.maximum(n, 1.0)
-    policy, w = awr_policy(Q, V, counts, config.beta, config.max_weight)
+    policy, w = awr_policy(Q, V, counts, config.awr_temperature, config.max_weight)
     f = jnp.asarray
     return IQLTabularResult(jnp.where(f(counts) > 0, f(Q), jnp.nan), f(V), policy, w, f(counts),
                             jnp.asarray(True), jnp.asarray(0), jnp.asarray(0.0))
 
 
 def behaviour_cloning(dataset, n_states: int, n_actions: int):
-    """Tabular BC, π(a|s) = N(s, a) / N(s) (`iqlib.tabular.iq_learn.bc_tabular`); (S, A)."""
+    """Tabular BC, π(a|s) = N(s, a) / N(s) (`iqlib.tabular.bc.bc_tabular`); (S, A)."""
     counts, _, _, _ = dataset_tables(dataset, n_states, n_actions)
     return bc_tabular(jnp.asarray(counts))

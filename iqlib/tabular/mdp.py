@@ -4,11 +4,11 @@ A tabular MDP is the tuple (S, A, P, r, p0, γ) of the max-entropy RL literature
 entropy temperature α of soft (max-entropy) RL, which the dynamic-discrete-choice
 literature calls the logit scale σ of the i.i.d. Gumbel taste shocks:
 
-    P: (S, A, S)   P[s, a, s'] = Pr(s' | s, a)          rows sum to 1
-    r: (S, A)      reward r(s, a)                        reward units
-    p0: (S,)       initial-state distribution            sums to 1
-    gamma          discount γ, 0 ≤ γ < 1
-    alpha          entropy temperature α > 0             reward units
+    P: (S, A, S)           P[s, a, s'] = Pr(s' | s, a)    rows sum to 1
+    r: (S, A)              reward r(s, a)                 reward units
+    p0: (S,)               initial-state distribution     sums to 1
+    discount               γ, 0 ≤ γ < 1
+    entropy_temperature    α > 0                          reward units
 
 Validation happens once, in NumPy, when the container is built, so that a wrong shape or a
 transition row that does not sum to 1 is reported by name instead of surfacing later as a
@@ -66,8 +66,8 @@ class TabularMDP:
       P: (S, A, S) transition probabilities P[s, a, s'].
       r: (S, A) reward r(s, a).
       p0: (S,) initial-state distribution.
-      gamma: discount γ in [0, 1).
-      alpha: entropy temperature α > 0 (the logit scale σ in econometrics).
+      discount: γ in [0, 1).
+      entropy_temperature: α > 0 (the logit scale σ in econometrics).
 
     Raises:
       ValueError: naming the input, if a shape, sign, normalisation or range is wrong.
@@ -76,8 +76,8 @@ class TabularMDP:
     P: jnp.ndarray
     r: jnp.ndarray
     p0: jnp.ndarray
-    gamma: float
-    alpha: float = 1.0
+    discount: float
+    entropy_temperature: float = 1.0
 
     def __post_init__(self):
         P = check_transitions(self.P, "P")
@@ -92,17 +92,17 @@ class TabularMDP:
             raise ValueError(f"p0 must have shape (S,) = ({S},), got {p0.shape}")
         if np.any(p0 < 0) or not np.all(np.isfinite(p0)) or abs(p0.sum() - 1.0) > 1e-5:
             raise ValueError(f"p0 must be a probability vector (non-negative, sums to 1); sum = {p0.sum():.6g}")
-        gamma = float(self.gamma)
-        if not (0.0 <= gamma < 1.0):
-            raise ValueError(f"gamma must satisfy 0 <= gamma < 1, got {self.gamma}")
-        alpha = float(self.alpha)
-        if not (alpha > 0.0 and np.isfinite(alpha)):
-            raise ValueError(f"alpha (entropy temperature) must be a finite number > 0, got {self.alpha}")
+        discount = float(self.discount)
+        if not (0.0 <= discount < 1.0):
+            raise ValueError(f"discount must satisfy 0 <= discount < 1, got {self.discount}")
+        temperature = float(self.entropy_temperature)
+        if not (temperature > 0.0 and np.isfinite(temperature)):
+            raise ValueError(f"entropy_temperature must be a finite number > 0, got {self.entropy_temperature}")
         object.__setattr__(self, "P", jnp.asarray(P))
         object.__setattr__(self, "r", jnp.asarray(r))
         object.__setattr__(self, "p0", jnp.asarray(p0))
-        object.__setattr__(self, "gamma", gamma)
-        object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "discount", discount)
+        object.__setattr__(self, "entropy_temperature", temperature)
 
     @property
     def n_states(self) -> int:

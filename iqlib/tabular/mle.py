@@ -56,13 +56,14 @@ def choice_log_likelihood(theta, counts, P, features, gamma, alpha):
     return jnp.sum(jnp.where(counts > 0, counts * log_pi, 0.0))
 
 
-def fit_structural_mle(counts, P, features, gamma, alpha=1.0, theta0=None, *, max_iter=200, tol=1e-8):
+def fit_structural_mle(counts, P, features, discount, entropy_temperature=1.0, theta0=None, *, max_iter=200,
+                       tol=1e-8):
     """Maximum-likelihood estimate of a linear reward θ under the structural model.
 
     Args:
       counts: (S, A) observed (state, choice) counts. P: (S, A, S) transitions.
-      features: (S, A, K); reward r_θ = features @ θ. gamma: discount in [0, 1).
-      alpha: logit scale α > 0 (fixed; it is not identified separately from θ's scale).
+      features: (S, A, K); reward r_θ = features @ θ. discount: γ in [0, 1).
+      entropy_temperature: the logit scale α > 0 (fixed; it is not identified separately from θ's scale).
       theta0: (K,) starting point (zeros by default). max_iter: outer iterations.
       tol: stop when ‖∇ℓ(θ)/N‖₂ ≤ tol (N = total count). Use float64 for γ near 1.
 
@@ -84,7 +85,7 @@ def fit_structural_mle(counts, P, features, gamma, alpha=1.0, theta0=None, *, ma
     if theta0.shape != (K,):
         raise ValueError(f"theta0 must have shape ({K},), got {theta0.shape}")
     return _fit(jnp.asarray(counts, dtype), jnp.asarray(P, dtype), jnp.asarray(features, dtype),
-                jnp.asarray(gamma, dtype), jnp.asarray(alpha, dtype), theta0, max_iter, tol)
+                jnp.asarray(discount, dtype), jnp.asarray(entropy_temperature, dtype), theta0, max_iter, tol)
 
 
 @partial(jax.jit, static_argnames=("max_iter",))

@@ -1,4 +1,4 @@
-"""Reward-recovery checks against a known truth (DESIGN.md, "Reward-recovery checks").
+"""Reward-recovery checks against a known truth: what a policy pins down of a reward, and what not.
 
 A policy identifies the soft Q-function only up to a per-state constant c(s), so a reward
 read off a policy is identified only up to potential shaping (Ng, Harada & Russell 1999):
@@ -9,7 +9,8 @@ Every such r' has the same soft-optimal policy. The checks below separate what a
 down (the policy, counterfactuals that keep the dynamics) from what it does not (the raw
 reward, V and Q):
 
-- `policy_tv`: mean over states of ½ Σ_a |π(a|s) − π̂(a|s)|. Gate ≤ 0.05.
+- policy TV (`iqlib.tabular.metrics.policy_tv`): mean over states of ½ Σ_a |π(a|s) − π̂(a|s)|.
+  Gate ≤ 0.05.
 - `nrmse`: centre and scale (z-score) both arrays over the evaluated states, then the RMSE;
   equals √(2(1 − ρ)) with ρ the Pearson correlation. Gate ≤ 0.10.
 - `epic_distance`: EPIC (Gleave, Dennis, Legg, Russell & Leike, ICLR 2021): canonicalise
@@ -25,27 +26,21 @@ reward, V and Q):
   Zero iff r̂ = λ r + G Φ for some λ > 0 and Φ (on the weighted support).
 - `shaping_residual`: of the gap d = r̂ − r, the part that is potential shaping (G Φ*) and
   the part that is not; a raw IQ-Learn reward's gap is mostly shaping.
-- `counterfactual_regret`: re-solve under the recovered reward after an intervention
-  (A: reward shift, B: new transitions, C: an action removed) and evaluate the policy under
-  the true counterfactual model, normalised as
-      regret = (J(π*) − J(π̂)) / (J(π*) − J(π_uniform))      (0 optimal, 1 uniform random)
-  with J the soft (entropy-regularised, temperature α) return from p0, the objective whose
-  optimum π* is the softmax policy. Shaping survives A and C (the same Φ still shapes the
-  shifted or restricted reward) but not B: G depends on P.
+- `counterfactual_regret` (`iqlib.tabular.counterfactual`): re-solve under the recovered reward
+  after an intervention (A: reward shift, B: new transitions, C: an action removed) and score
+  the policy in the true counterfactual model (0 optimal, 1 uniform). Gate ≤ 0.05.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax.numpy as jnp
 import numpy as np
 
-from iqlib.tabular import metrics as tabular_eval
-from iqlib.tabular.soft_bellman import expected_return, solve_soft_bellman
+from iqlib.tabular.counterfactual import counterfactual_regret
+from iqlib.tabular.metrics import policy_tv
 
 __all__ = [
-    "policy_tv",
     "nrmse",
     "epic_canonicalise",
     "epic_distance",
@@ -54,13 +49,6 @@ __all__ = [
     "epic_distance_dynamics",
     "ShapingResidual",
     "shaping_residual",
-    "Intervention",
-    "reward_shift",
-    "transition_change",
-    "action_removed",
-    "apply_intervention",
-    "normalised_regret",
-    "counterfactual_regret",
     "GATES",
     "recovery_report",
 ]
@@ -75,16 +63,6 @@ def _mask(states, S):
     if not m.any():
         raise ValueError("states selects no state")
     return m
-
-
-def policy_tv(policy_true, policy_hat, states=None) -> float:
-    """Mean over the selected states of the total-variation distance ½ Σ_a |π(a|s) − π̂(a|s)|.
-
-    policy_true, policy_hat: (S, A). states: optional (S,) boolean mask (default all).
-    Returns a float in [0, 1]. Raises ValueError on shape mismatch or an empty mask.
-    (`iqlib.tabular.metrics.policy_tv` with `mask=states`; it also takes state weights.)
-    """
-    return tabular_eval.policy_tv(policy_true, policy_hat, mask=states)
 
 
 def nrmse(x_true, x_hat, states=None) -> float:
@@ -224,87 +202,9 @@ def shaping_residual(r_true, r_hat, P, gamma, weights=None) -> ShapingResidual:
     return ShapingResidual(phi, gap, res, float(np.clip(share, 0.0, 1.0)))
 
 
-class Intervention(NamedTuple):
-    """A counterfactual change of the model.
-
-    name: label. reward_delta: (S, A) added to the reward (type A) or None.
-    P: (S, A, S) new transitions (type B) or None. keep_actions: tuple of the action
-    indices that remain available (type C) or None (all).
-    """
-
-    name: str
-    reward_delta: np.ndarray | None = None
-    P: np.ndarray | None = None
-    keep_actions: tuple | None = None
-
-
-def reward_shift(delta, name="A: reward shift") -> Intervention:
-    """Type A: the reward becomes r + Δ, Δ: (S, A) (e.g. a tax on one action)."""
-    return Intervention(name, reward_delta=np.asarray(delta, float))
-
-
-def transition_change(P_new, name="B: transition change") -> Intervention:
-    """Type B: the transitions become P_new: (S, A, S)."""
-    return Intervention(name, P=np.asarray(P_new, float))
-
-
-def action_removed(action: int, n_actions: int, name="C: action removed") -> Intervention:
-    """Type C: action `action` is no longer available."""
-    if not 0 <= action < n_actions or n_actions < 2:
-        raise ValueError(f"action must be in [0, {n_actions}) with at least 2 actions, got {action}")
-    return Intervention(name, keep_actions=tuple(a for a in range(n_actions) if a != action))
-
-
-def apply_intervention(r, P, iv: Intervention):
-    """(r', P') after an intervention; with keep_actions the action axis is restricted."""
-    r, P = np.asarray(r, float), np.asarray(P, float)
-    if iv.reward_delta is not None:
-        r = r + iv.reward_delta
-    if iv.P is not None:
-        P = iv.P
-    if iv.keep_actions is not None:
-        keep = list(iv.keep_actions)
-        r, P = r[:, keep], P[:, keep, :]
-    return r, P
-
-
-def normalised_regret(policy, r, P, p0, gamma, alpha) -> float:
-    """(J(π*) − J(π)) / (J(π*) − J(uniform)) under (r, P, p0), J the soft return at temperature α.
-
-    policy, r: (S, A); P: (S, A, S); p0: (S,). Returns 0 for the soft-optimal policy, 1 for the
-    uniform policy; NaN when the optimum and the uniform policy have the same return (e.g. one
-    action left). Solved in the dtype of the inputs (use float64 for γ near 1).
-    """
-    r, P, p0 = jnp.asarray(r), jnp.asarray(P), jnp.asarray(p0)
-    sol = solve_soft_bellman(r, P, gamma, alpha)
-    uniform = jnp.full(r.shape, 1.0 / r.shape[1], r.dtype)
-    j_opt = float(jnp.dot(p0, sol.V))
-    j_pi = float(expected_return(jnp.asarray(policy, r.dtype), r, P, p0, gamma, alpha))
-    j_unif = float(expected_return(uniform, r, P, p0, gamma, alpha))
-    denom = j_opt - j_unif
-    if not abs(denom) > 1e-12 * max(1.0, abs(j_opt)):
-        return float("nan")
-    return (j_opt - j_pi) / denom
-
-
-def counterfactual_regret(r_hat, r_true, P, p0, gamma, alpha, iv: Intervention) -> float:
-    """Regret of the policy solved under the recovered reward in a counterfactual model.
-
-    Both rewards get the same intervention (`apply_intervention`); π̂ = softmax(Q*(r̂')/α) in
-    the counterfactual dynamics; it is scored by `normalised_regret` under the true r'.
-    r_hat, r_true: (S, A); P: (S, A, S); p0: (S,). Returns a float (0 optimal, 1 uniform).
-    """
-    dtype = jnp.asarray(P).dtype
-    rh, Pc = apply_intervention(r_hat, P, iv)
-    rt, _ = apply_intervention(r_true, P, iv)
-    Pc = jnp.asarray(Pc, dtype)
-    pi_hat = solve_soft_bellman(jnp.asarray(rh, dtype), Pc, gamma, alpha).policy
-    return normalised_regret(pi_hat, jnp.asarray(rt, dtype), Pc, jnp.asarray(p0, dtype), gamma, alpha)
-
-
 GATES = {"policy_tv": 0.05, "reward_nrmse": 0.10, "V_nrmse": 0.10, "Q_nrmse": 0.10,
          "regret_a": 0.05, "regret_b": 0.05, "regret_c": 0.05}
-"""The pass gates of DESIGN.md: a check passes when its value is ≤ the gate."""
+"""The pass gates: a check passes when its value is ≤ the gate (policy TV 0.05, nRMSE 0.10, regret 0.05)."""
 
 
 def recovery_report(truth, policy, reward=None, V=None, Q=None, *, states=None, weights=None,
@@ -314,20 +214,20 @@ def recovery_report(truth, policy, reward=None, V=None, Q=None, *, states=None, 
     truth: a `iqlib.problems.ddc.KnownTruth`. policy: (S, A); reward, Q: (S, A) or None; V: (S,) or None.
     states: (S,) boolean mask of evaluated states. weights: (S, A) weights for the
     dynamics-aware EPIC and the shaping residual (e.g. the counts on evaluated states).
-    interventions: `Intervention`s, reported as regret_a, regret_b, … in order.
+    interventions: `iqlib.tabular.counterfactual.Intervention`s, reported as regret_a, regret_b, … in order.
     Keys: policy_tv, reward_nrmse, V_nrmse, Q_nrmse, epic, epic_dynamics, shaping_share,
     regret_<x>, and passes_all (every gated key present is within its gate).
     """
     m = truth.mdp
-    P, r, g = np.asarray(m.P), np.asarray(m.r), m.gamma
-    out = {"policy_tv": policy_tv(truth.policy, policy, states)}
+    P, r, g = np.asarray(m.P), np.asarray(m.r), m.discount
+    out = {"policy_tv": policy_tv(truth.policy, policy, mask=states)}
     if reward is not None:
         out["reward_nrmse"] = nrmse(r, reward, states)
         out["epic"] = epic_distance(r, reward, g)
         out["epic_dynamics"] = epic_distance_dynamics(r, reward, P, g, weights)
         out["shaping_share"] = shaping_residual(r, reward, P, g, weights).shaping_share
         for k, iv in zip("abcdefgh", interventions):
-            out[f"regret_{k}"] = counterfactual_regret(reward, r, P, m.p0, g, m.alpha, iv)
+            out[f"regret_{k}"] = counterfactual_regret(reward, r, P, m.p0, g, m.entropy_temperature, iv)
     if V is not None:
         out["V_nrmse"] = nrmse(truth.V, V, states)
     if Q is not None:

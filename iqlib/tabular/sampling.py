@@ -5,9 +5,9 @@ An episode of length H (the horizon) from policy π in the MDP (P, p0):
     s_0 ~ p0,   a_t ~ π(· | s_t),   s_{t+1} ~ P(· | s_t, a_t),   r_t = r(s_t, a_t)
 
 `sample_trajectories` runs one `lax.scan` over t per episode and `jax.vmap`s it over
-episodes, under `jax.jit`. The result is the project's transitions pytree (see DESIGN.md):
-one dict of arrays with a leading axis N = n_episodes * horizon, episode-major (episode
-0's H steps first), with keys
+episodes, under `jax.jit`. The result is the project's transitions pytree
+(`iqlib.core.transitions`): one dict of arrays with a leading axis N = n_episodes * horizon,
+episode-major (episode 0's H steps first), with keys
 
     obs (N,) int32, action (N,) int32, reward (N,) float, next_obs (N,) int32,
     terminal (N,) bool   all False: these MDPs never end, so always bootstrap,
@@ -160,24 +160,24 @@ def _episode_layout(episode_id):
     return ids[starts], block, t
 
 
-def discounted_returns(transitions: dict, gamma: float) -> jnp.ndarray:
+def discounted_returns(transitions: dict, discount: float) -> jnp.ndarray:
     """Discounted return G = Σ_t γ^t r_t of each episode, t counted from its first row.
 
     Args:
       transitions: dict with `reward` (N,) and `episode_id` (N,); episodes contiguous.
-      gamma: discount γ in [0, 1].
+      discount: γ in [0, 1].
 
     Returns:
       (n_episodes,) returns in reward units, in order of first appearance of each episode.
 
     Raises:
-      ValueError: if gamma is out of range or episodes are not contiguous.
+      ValueError: if discount is out of range or episodes are not contiguous.
     """
-    if not (0.0 <= float(gamma) <= 1.0):
-        raise ValueError(f"gamma must satisfy 0 <= gamma <= 1, got {gamma}")
+    if not (0.0 <= float(discount) <= 1.0):
+        raise ValueError(f"discount must satisfy 0 <= discount <= 1, got {discount}")
     uniq, block, t = _episode_layout(transitions["episode_id"])
     reward = jnp.asarray(transitions["reward"])
-    weights = jnp.asarray(float(gamma) ** t, dtype=reward.dtype)
+    weights = jnp.asarray(float(discount) ** t, dtype=reward.dtype)
     return jax.ops.segment_sum(weights * reward, jnp.asarray(block), num_segments=len(uniq))
 
 
