@@ -122,7 +122,6 @@ from iqlib.neural.acting import deterministic_act, greedy_act, softmax_act, stoc
 from iqlib.neural.iq_learn_offline import IQLearnOfflineConfig, recovered_reward
 from iqlib.neural.iq_learn_offline_train import make_train
 from iqlib.core.nets import apply
-from iqlib.core.normalization import fold_obs_normalization, obs_statistics, standardize
 from iqlib.neural import offline
 from iqlib.notebook.plotting import STYLE
 from iqlib.notebook.runner import REPO_ROOT
@@ -138,7 +137,8 @@ def repo_path(p):
 MIXED = {"CartPole-v1": "cartpole-mixed", "LunarLander-v3": "lunarlander-mixed"}
 config = IQLearnOfflineConfig(loss=P.loss, chi2_rows=P.chi2_rows, entropy_temperature=P.entropy_temperature,
                               grad_penalty=P.grad_penalty)
-bc_config = bc.BCConfig(hidden=config.hidden, lr=config.critic_lr, batch_size=config.batch_size)
+bc_config = bc.BCConfig(hidden=config.hidden, actor_lr=config.critic_lr, batch_size=config.batch_size,
+                        normalize_obs=config.normalize_obs)
 config
 
 # %% [markdown]
@@ -181,11 +181,9 @@ def run_learner(kind, env_id, demos, n_actions, keys):
         train = make_train(config, demos, P.train_steps, P.chunk_size, n_actions=n_actions)
         params_of = train.policy_params
         act_g, act_s = greedy_act(train.policy_graphdef), softmax_act(train.policy_graphdef, config.entropy_temperature)
-    else:  # BC on the same standardised observations, folded back the same way
-        mean, std = obs_statistics(demos)
-        train = bc.make_train(bc_config, standardize(demos, mean, std), P.train_steps, chunk_size=P.chunk_size,
-                              n_actions=n_actions)
-        params_of = lambda carry: fold_obs_normalization(train.policy_params(carry), mean, std)  # noqa: E731
+    else:  # BC on the same standardised observations (bc_config.normalize_obs), folded back the same way
+        train = bc.make_train(bc_config, demos, P.train_steps, chunk_size=P.chunk_size, n_actions=n_actions)
+        params_of = train.policy_params
         act_g, act_s = deterministic_act(train.policy_graphdef), stochastic_act(train.policy_graphdef)
     curve = []
 

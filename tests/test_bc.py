@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from iqlib.core.nets import log_likelihood
+from iqlib.core.nets import apply, log_likelihood
+from iqlib.core.normalization import fold_obs_normalization, obs_statistics, standardize
 from iqlib.neural.bc import BCConfig, make_train
 from iqlib.neural.acting import deterministic_act, stochastic_act
 from iqlib.neural.offline import prepare_data, wall_time_to_return
@@ -32,7 +33,7 @@ def synthetic(n=2000, obs_dim=3, action_dim=2, discrete=False, seed=0):
 
 def test_bc_recovers_continuous_policy():
     data, W = synthetic()
-    train = make_train(BCConfig(hidden=(64, 64), lr=3e-3), data, 1500, chunk_size=500)
+    train = make_train(BCConfig(hidden=(64, 64), actor_lr=3e-3), data, 1500, chunk_size=500)
     carry, metrics = train(jax.random.key(0))
     assert metrics["bc_loss"].shape == (1500,)
     assert float(metrics["bc_loss"][-100:].mean()) < float(metrics["bc_loss"][:100].mean()) - 1.0
@@ -44,7 +45,7 @@ def test_bc_recovers_continuous_policy():
 
 def test_bc_recovers_discrete_policy():
     data, W = synthetic(discrete=True, action_dim=3)
-    train = make_train(BCConfig(hidden=(64, 64), lr=3e-3), data, 1000, chunk_size=500)
+    train = make_train(BCConfig(hidden=(64, 64), actor_lr=3e-3), data, 1000, chunk_size=500)
     carry, _ = train(jax.random.key(1))
     test_obs = np.random.default_rng(2).normal(size=(1000, 3)).astype(np.float32)
     act = deterministic_act(train.policy_graphdef)(train.policy_params(carry), test_obs, jax.random.key(0))
@@ -56,11 +57,37 @@ def test_categorical_log_likelihood_is_log_softmax_entry():
     data, _ = synthetic(n=10, discrete=True, action_dim=3)
     train = make_train(BCConfig(hidden=(8,)), data, 1, chunk_size=1)
     params = train.policy_params(train.init(jax.random.key(0)))
-    from iqlib.core.nets import apply
     logits = np.asarray(apply(train.policy_graphdef, params, data.obs), np.float64)
     expected = logits[np.arange(10), data.action] - np.log(np.exp(logits).sum(1))
     np.testing.assert_allclose(log_likelihood(train.policy_graphdef, params, data.obs, data.action),
                                expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+def test_normalize_obs_trains_on_standardised_obs_and_folds_them_into_layer_one(discrete):
+    data, _ = synthetic(n=300, discrete=discrete, action_dim=3)
+    data = data._replace(obs=data.obs * np.array([100.0, 0.01, 1.0], np.float32) + 5.0)  # badly scaled
+    cfg = BCConfig(hidden=(16,), normalize_obs=True)
+    train = make_train(cfg, data, 20, chunk_size=10)
+    mean, std = obs_statistics(data)
+    # the same numbers as BC without normalisation on data standardised by hand, folded by hand
+    by_hand = make_train(BCConfig(hidden=(16,)), standardize(data, mean, std), 20, chunk_size=10)
+    carry, m = train(jax.random.key(0))
+    carry_h, m_h = by_hand(jax.random.key(0))
+    np.testing.assert_allclose(m["bc_loss"], m_h["bc_loss"], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(train.data.obs, data.obs) and abs(float(np.mean(train.data.obs))) < 0.1
+    # policy_params act on raw obs exactly as the trained params act on standardised obs
+    raw = np.random.default_rng(3).normal(size=(7, 3)).astype(np.float32) * 50.0
+    want = apply(train.policy_graphdef, carry.policy.params, (raw - mean) / std)
+    got = apply(train.policy_graphdef, train.policy_params(carry), raw)
+    for w, g in zip(jax.tree_util.tree_leaves(want), jax.tree_util.tree_leaves(got)):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+    folded = fold_obs_normalization(carry_h.policy.params, mean, std)
+    for a, b in zip(jax.tree_util.tree_leaves(train.policy_params(carry)), jax.tree_util.tree_leaves(folded)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # the default keeps raw observations (IQL's BC baselines)
+    assert not BCConfig().normalize_obs
+    np.testing.assert_array_equal(make_train(BCConfig(hidden=(8,)), data, 1, chunk_size=1).data.obs, data.obs)
 
 
 def test_training_is_pure_and_vmaps_over_seeds():

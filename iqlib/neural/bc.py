@@ -12,10 +12,12 @@ BC fits a policy π_θ to the dataset's actions,
 %BC (Chen et al. 2021, "Decision Transformer") is BC on the best 10 % of episodes:
 ``make_train(config, top_fraction_episodes(data, 0.1), ...)``.
 
-Training (``shared/DESIGN.md``): :func:`make_train` returns an
-:class:`~iqlib.neural.offline.OfflineTrainer`, the chunked driver every offline learner shares:
-``train(key) -> (state, metrics)`` is pure and ``train.run(keys, callback=...)`` runs all seeds
-in compiled ``lax.scan`` chunks with evaluation between them.
+Training: :func:`make_train` returns an :class:`~iqlib.neural.offline.OfflineTrainer`, the
+chunked driver every offline learner shares: ``train(key) -> (state, metrics)`` is pure and
+``train.run(keys, callback=...)`` runs all seeds in compiled ``lax.scan`` chunks with evaluation
+between them. With ``BCConfig.normalize_obs`` the policy trains on observations standardised by
+the data's mean/std, folded exactly into its first layer afterwards
+(:mod:`iqlib.core.normalization`), as offline IQ-Learn does.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from iqlib.core.nets import TrainState, apply_gradients, create_train_state, init_params, log_likelihood, make_policy
+from iqlib.core.normalization import fold_obs_normalization, obs_statistics, standardize
 from iqlib.core.transitions import Transitions
-from iqlib.core.nets import init_params, log_likelihood, make_policy
 from iqlib.neural.offline import OfflineTrainer, action_space, prepare_data, sample_batch
-from iqlib.core.nets import TrainState, apply_gradients, create_train_state
 
 __all__ = ["BCConfig", "BCState", "make_train"]
 
@@ -41,16 +43,19 @@ class BCConfig:
 
     hidden: tuple = (256, 256)
     """Hidden layer widths of the policy MLP (IQL: 256 × 256)."""
-    lr: float = 3e-4
-    """Adam learning rate (IQL: 3e-4), constant."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the policy (IQL: 3e-4), constant."""
     batch_size: int = 256
     """Transitions per gradient step, drawn uniformly with replacement (IQL: 256)."""
+    normalize_obs: bool = False
+    """Standardise obs by the data's mean/std (+1e-3) while training, folded into the first
+    layer afterwards (``train.policy_params`` act on raw obs). Off by default (IQL's baselines)."""
 
     def __post_init__(self):
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             raise ValueError(f"hidden must be a non-empty tuple of positive widths, got {self.hidden}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not self.actor_lr > 0:
+            raise ValueError(f"actor_lr must be > 0, got {self.actor_lr}")
         if int(self.batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
 
@@ -76,14 +81,19 @@ def make_train(config: BCConfig, data: Transitions | Mapping[str, Any], num_step
 
     Returns:
       :class:`OfflineTrainer`; carry :class:`BCState`, metrics ``{"bc_loss"}`` (mean −log π, nats).
+      ``train.policy_params(carry)`` act on raw obs (with ``normalize_obs`` the standardisation
+      is folded in; ``carry.policy.params`` then act on standardised obs).
 
     Raises:
       ValueError: bad data (see :func:`prepare_data`) or ``num_steps``/``chunk_size``.
     """
     data = prepare_data(data)
     space = action_space(data, n_actions)
+    if config.normalize_obs:
+        mean, std = obs_statistics(data)
+        data = standardize(data, mean, std)
     graphdef, _ = init_params(make_policy(space, config.hidden), jax.random.key(0))
-    tx = optax.adam(config.lr)
+    tx = optax.adam(config.actor_lr)
 
     def init(key):
         _, params = init_params(make_policy(space, config.hidden), key)
@@ -96,5 +106,9 @@ def make_train(config: BCConfig, data: Transitions | Mapping[str, Any], num_step
             lambda p: -jnp.mean(log_likelihood(graphdef, p, batch.obs, batch.action)))(carry.policy.params)
         return BCState(apply_gradients(carry.policy, grads, tx), key), {"bc_loss": loss}
 
+    def policy_params(carry):  # params that act on raw obs
+        params = carry.policy.params
+        return fold_obs_normalization(params, mean, std) if config.normalize_obs else params
+
     return OfflineTrainer(init, update, jax.tree_util.tree_map(jnp.asarray, data), int(num_steps),
-                          int(chunk_size), graphdef, lambda carry: carry.policy.params)
+                          int(chunk_size), graphdef, policy_params)
