@@ -1,10 +1,11 @@
 """Training-loop plumbing shared by every neural algorithm in iqlib.
 
-The pattern (``../shared/DESIGN.md``, purejaxrl): an algorithm supplies a pure
-``update(carry) -> (carry, metrics)``; :func:`run_chunks` compiles ``chunk_size`` updates
-as one ``lax.scan`` and calls it from a Python loop (progress bar, evaluation and logging
-between chunks). Seeds run in parallel by vmapping the update over a leading seed axis of
-the carry (``vmap_seeds=True``).
+The pattern (as in purejaxrl): an algorithm supplies a pure ``update(carry) -> (carry,
+metrics)``; :func:`make_chunk` compiles ``chunk_size`` updates as one ``lax.scan``, and a driver
+(e.g. :class:`iqlib.neural.offline.OfflineTrainer`) calls the chunk from a Python loop, with
+progress bar, evaluation and logging between chunks. Seeds run in parallel by vmapping the update
+over a leading seed axis of the carry (``vmap_seeds=True``); :func:`stack_metrics` joins the
+chunks' metrics.
 
 Polyak targets and the Optax train state live in :mod:`iqlib.core.nets`; they are updated
 inside the compiled update, so a target moves on every step, not once per chunk.
@@ -12,14 +13,13 @@ inside the compiled update, so a target moves on every step, not once per chunk.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-
-__all__ = ["make_chunk", "run_chunks", "stack_metrics"]
+__all__ = ["make_chunk", "stack_metrics"]
 
 
 def make_chunk(update: Callable[[Any], tuple[Any, Any]], chunk_size: int, vmap_seeds: bool = False):
@@ -45,44 +45,6 @@ def make_chunk(update: Callable[[Any], tuple[Any, Any]], chunk_size: int, vmap_s
         return carry, metrics
 
     return jax.jit(chunk, donate_argnums=0)
-
-
-def run_chunks(update, carry, num_steps: int, chunk_size: int, *, vmap_seeds: bool = False,
-               callback: Callable[[int, Any, Any], None] | None = None, progress: bool = False,
-               desc: str | None = None):
-    """Run ``num_steps`` updates as ``ceil(num_steps / chunk_size)`` compiled chunks.
-
-    Args:
-      update, chunk_size, vmap_seeds: as :func:`make_chunk`.
-      carry: initial carry (donated).
-      num_steps: total updates; must be a multiple of ``chunk_size``.
-      callback: ``callback(step, carry, chunk_metrics)`` after each chunk, with ``step``
-        the number of updates done so far (e.g. evaluate in an environment).
-      progress: show a tqdm progress bar.
-
-    Returns:
-      ``(carry, metrics)`` where metrics are the per-update metrics of every chunk,
-      concatenated on the step axis, as numpy arrays.
-
-    Raises:
-      ValueError: if ``num_steps`` is not a positive multiple of ``chunk_size``.
-    """
-    if num_steps < 1 or num_steps % chunk_size:
-        raise ValueError(f"num_steps ({num_steps}) must be a positive multiple of chunk_size ({chunk_size})")
-    chunk = make_chunk(update, chunk_size, vmap_seeds)
-    history = []
-    steps = range(chunk_size, num_steps + 1, chunk_size)
-    if progress:
-        from tqdm.auto import tqdm
-
-        steps = tqdm(steps, desc=desc, unit="chunk")
-    for done in steps:
-        carry, metrics = chunk(carry)
-        metrics = jax.device_get(metrics)
-        history.append(metrics)
-        if callback is not None:
-            callback(done, carry, metrics)
-    return carry, stack_metrics(history, axis=1 if vmap_seeds else 0)
 
 
 def stack_metrics(history: list, axis: int = 0):

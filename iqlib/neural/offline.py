@@ -22,9 +22,11 @@ from typing import Any, Callable, Mapping
 import jax
 import jax.numpy as jnp
 import numpy as np
+from tqdm.auto import tqdm
 
-from iqlib.core.transitions import Transitions, to_arrays, to_transitions
+from iqlib.core.envs import evaluate
 from iqlib.core.training import make_chunk, stack_metrics
+from iqlib.core.transitions import Transitions, to_arrays, to_transitions
 from iqlib.neural.acting import deterministic_act, stochastic_act
 
 __all__ = ["OfflineTrainer", "prepare_data", "action_space", "sample_batch",
@@ -199,8 +201,6 @@ class OfflineTrainer:
         carry = jax.jit(jax.vmap(self.init))(keys)
         steps = range(self.chunk_size, self.num_steps + 1, self.chunk_size)
         if progress:
-            from tqdm.auto import tqdm
-
             steps = tqdm(steps, desc=desc, unit="chunk")
         history = []
         for done in steps:
@@ -223,8 +223,6 @@ class OfflineTrainer:
           ``(carry, metrics, steps: (K,), returns: (n_seeds, K))``: ``returns`` holds the mean
           undiscounted return over ``n_episodes`` episodes after ``steps[k]`` updates.
         """
-        from iqlib.core.envs import evaluate
-
         steps, returns = [], []
 
         def callback(done, carry, _):
@@ -255,8 +253,6 @@ def wall_time_to_return(train: OfflineTrainer, key, env_id: str, target_return: 
       ``{"seconds": float or nan if never reached, "steps": updates done or -1, "reached": bool,
       "eval_seconds": time spent evaluating}``.
     """
-    from iqlib.core.envs import evaluate
-
     start = time.perf_counter()
     carry, act, eval_s = train._init(key), deterministic_act(train.policy_graphdef), 0.0
     for done in range(train.chunk_size, train.num_steps + 1, train.chunk_size):
