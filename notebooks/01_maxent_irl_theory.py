@@ -37,8 +37,8 @@ output_dir = "outputs/01_maxent_irl_theory"
 seed = 0
 n_states = 12
 n_actions = 3
-gamma = 0.9
-alpha = 0.5
+discount = 0.9
+entropy_temperature = 0.5
 n_directions = 20
 chi2_weight = 0.5
 n_demos = 20
@@ -65,8 +65,13 @@ import numpy as np
 from iqlib.notebook import plotting
 from iqlib.tabular import sampling
 from iqlib.data.files import save_figure, save_metrics
-from iqlib.tabular.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn, iq_learn_objective
+from iqlib.tabular.bc import bc_tabular
+from iqlib.tabular.iq_learn import IQLearnConfig, iq_learn_objective, make_update
+from iqlib.tabular.iq_learn_fit import fit_iq_learn
+from iqlib.tabular.mdp import TabularMDP
+from iqlib.tabular.metrics import policy_tv
 from iqlib.notebook.params import Float, Int, OutputDir, check_parameters
+from iqlib.notebook.source import show_source
 from iqlib.problems.random_mdp import random_mdp
 from iqlib.tabular.soft_bellman import (
     inverse_soft_bellman,
@@ -82,8 +87,8 @@ P = check_parameters(globals(), {
     "seed": Int(lo=0),
     "n_states": Int(lo=2, hi=500),
     "n_actions": Int(lo=2, hi=50),
-    "gamma": Float(lo=0.0, hi=1.0, hi_open=True),
-    "alpha": Float(lo=0.0, lo_open=True),
+    "discount": Float(lo=0.0, hi=1.0, hi_open=True),
+    "entropy_temperature": Float(lo=0.0, lo_open=True),
     "n_directions": Int(lo=1, hi=10_000),
     "chi2_weight": Float(lo=0.0, lo_open=True),
     "n_demos": Int(lo=1),
@@ -96,12 +101,6 @@ P
 
 
 # %%
-def tv(pi, pi_ref, mask=None):
-    """Policy total variation: mean over (masked) states of ½ Σ_a |π − π_ref|."""
-    d = 0.5 * jnp.abs(pi - pi_ref).sum(-1)
-    return float(d.mean() if mask is None else d[mask].mean())
-
-
 def max_abs(x, y):
     return float(jnp.max(jnp.abs(x - y)))
 
@@ -109,9 +108,9 @@ def max_abs(x, y):
 key = jax.random.key(P.seed)
 (mdp_key, gibbs_key, contraction_key, bijection_key, shaping_key,
  telescope_key, line_key, bc_key, sample_key) = jax.random.split(key, 9)
-mdp = random_mdp(mdp_key, P.n_states, P.n_actions, P.gamma, P.alpha)
+mdp = random_mdp(mdp_key, P.n_states, P.n_actions, P.discount, P.entropy_temperature)
 S, A = mdp.n_states, mdp.n_actions
-Pm, r, p0, g, a = mdp.P, mdp.r, mdp.p0, mdp.gamma, mdp.alpha
+Pm, r, p0, g, a = mdp.P, mdp.r, mdp.p0, mdp.discount, mdp.entropy_temperature
 print(f"random MDP: S={S}, A={A}, γ={g}, α={a}, dtype={Pm.dtype}; "
       f"3 successors per (s, a), r ~ N(0, 1), uniform p0")
 
@@ -263,6 +262,42 @@ print(f"rewards differ by up to {metrics['shaping_reward_max_abs_diff']:.2f}; po
 # instead of needing $p_0$ (`"p0"`). At the exact $\rho_E$ the two must agree for *any* $Q$.
 # On a finite sample they differ.
 
+# %% [markdown]
+# **The code that runs.** `iq_learn_objective` is $\mathcal{J}$ line by line: `r_Q` is
+# $\mathcal{T}Q$, `linear` is $\mathbb{E}_{\rho_E}[\phi(r_Q)]$ (with the χ² penalty on the chosen
+# rows), `init` is one of the two initial-state estimators. `make_update` is the copyable core's
+# step: one L-BFGS step on $-\mathcal{J}$ with the demonstrations' counts as the batch;
+# `fit_iq_learn` (§f) repeats it until $\|\nabla\mathcal{J}\|_2 \le$ `tol`.
+
+# %%
+show_source(iq_learn_objective, make_update);
+
+# %% [markdown]
+# **A toy check, by hand.** Two states, two actions, $\gamma = 0.5$, $\alpha = 1$, every action
+# moving to state 0. With $\lambda = 0$ and the "value" term, $\mathcal{J}(Q) = \alpha\sum\rho\log\pi_Q$
+# (§g); with "p0" and $Q = 0$: $V_Q = \log 2$, $r_Q = -\gamma\log 2$, so
+# $\mathcal{J}(0) = -\gamma\log 2 - (1-\gamma)\log 2 = -\log 2$ for the simple objective and
+# $-\log 2 - \lambda\gamma^2\log^2 2$ for χ². One `update` step from $Q = 0$ raises $\mathcal{J}$.
+
+# %%
+toy = TabularMDP(P=np.tile(np.array([1.0, 0.0]), (2, 2, 1)), r=np.zeros((2, 2)), p0=np.array([0.5, 0.5]),
+                 discount=0.5, entropy_temperature=1.0)
+rho_toy = jnp.array([[0.4, 0.1], [0.3, 0.2]])
+Q_toy = jnp.array([[1.0, 0.0], [0.0, 2.0]])
+J_bc = iq_learn_objective(Q_toy, rho_toy, toy.P, 0.5, 1.0, chi2_weight=0.0, init_term="value")
+assert abs(float(J_bc) - float(jnp.sum(rho_toy * jax.nn.log_softmax(Q_toy, -1)))) < 1e-12
+Q0 = jnp.zeros((2, 2))
+J_simple = iq_learn_objective(Q0, rho_toy, toy.P, 0.5, 1.0, divergence="simple", init_term="p0", p0=toy.p0)
+J_chi2 = iq_learn_objective(Q0, rho_toy, toy.P, 0.5, 1.0, chi2_weight=0.5, init_term="p0", p0=toy.p0)
+assert abs(float(J_simple) + np.log(2)) < 1e-12
+assert abs(float(J_chi2) - (-np.log(2) - 0.5 * 0.25 * np.log(2) ** 2)) < 1e-12
+toy_init, toy_update = make_update(IQLearnConfig(chi2_weight=0.5), toy.P, 0.5, 1.0)
+state, step_metrics = toy_update(toy_init(Q0), rho_toy)
+J_after = iq_learn_objective(state.params, rho_toy, toy.P, 0.5, 1.0, chi2_weight=0.5)
+assert float(J_after) > float(step_metrics["objective"])
+print(f"J_BC = {float(J_bc):.6f}; J_simple(0) = {float(J_simple):.6f} = −log 2; "
+      f"J_χ²(0) = {float(J_chi2):.6f}; one update: {float(step_metrics['objective']):.4f} → {float(J_after):.4f}")
+
 # %%
 rho_E = occupancy(pi_E, Pm, p0, g)
 
@@ -370,7 +405,7 @@ def fit(c, lam, init_term="value"):
 
 
 exact0 = fit(rho_E, 0.0, "p0")  # the "p0" term here; the sweep below uses "value" (equal at ρ_E, §e)
-metrics["iq_policy_tv_exact_occupancy"] = tv(exact0.policy, pi_E)
+metrics["iq_policy_tv_exact_occupancy"] = policy_tv(exact0.policy, pi_E)
 metrics["iq_converged_exact_occupancy"] = bool(exact0.converged)
 metrics["iq_n_iter_exact_occupancy"] = int(exact0.n_iter)
 metrics["iq_reward_max_abs_err_exact_occupancy"] = max_abs(exact0.reward, r)
@@ -383,13 +418,13 @@ tv_exact, tv_sampled, converged = [], [], True
 for lam_i in lambdas:
     res = fit(rho_E, lam_i)
     converged &= bool(res.converged)
-    tv_exact.append(tv(res.policy, pi_E))
+    tv_exact.append(policy_tv(res.policy, pi_E))
     fits = [fit(c, lam_i) for c in sampled]
     converged &= all(bool(f.converged) for f in fits)
-    tv_sampled.append(np.mean([tv(f.policy, pi_E) for f in fits]))
-tv_bc = np.mean([tv(bc_tabular(c), pi_E) for c in sampled])
+    tv_sampled.append(np.mean([policy_tv(f.policy, pi_E) for f in fits]))
+tv_bc = np.mean([policy_tv(bc_tabular(c), pi_E) for c in sampled])
 metrics["lambda_sweep_all_converged"] = bool(converged)
-metrics["iq_policy_tv_exact_occupancy_at_chi2_weight"] = tv(fit(rho_E, P.chi2_weight).policy, pi_E)
+metrics["iq_policy_tv_exact_occupancy_at_chi2_weight"] = policy_tv(fit(rho_E, P.chi2_weight).policy, pi_E)
 metrics["bc_policy_tv_sampled_mean"] = float(tv_bc)
 best = int(np.argmin(tv_sampled))
 metrics["iq_best_lambda_sampled"] = lambdas[best]
@@ -463,9 +498,9 @@ pi_chi2 = fit(counts, P.chi2_weight, "value").policy
 path = [fit(counts, lam_i, "value").policy for lam_i in path_lambdas]
 fig = plotting.line_plot(
     path_lambdas,
-    {"TV(π_λ, BC)": [tv(p, pi_bc, visited) for p in path],
-     f"TV(π_λ, π_χ² at λ = {P.chi2_weight})": [tv(p, pi_chi2, visited) for p in path],
-     "TV(π_λ, expert)": [tv(p, pi_E, visited) for p in path]},
+    {"TV(π_λ, BC)": [policy_tv(p, pi_bc, mask=visited) for p in path],
+     f"TV(π_λ, π_χ² at λ = {P.chi2_weight})": [policy_tv(p, pi_chi2, mask=visited) for p in path],
+     "TV(π_λ, expert)": [policy_tv(p, pi_E, mask=visited) for p in path]},
     xlabel="χ² weight λ", ylabel="policy TV (visited states)", title="From BC (λ = 0) to χ² IQ-Learn", logx=True)
 save_figure(fig, P.output_dir / "lambda_path.png")
 plt.show()

@@ -29,21 +29,21 @@
 # %% tags=["parameters"]
 output_dir = "outputs/08_iql_tabular_stitching"
 seed = 0
-tau = 0.9
-beta = 10.0
-gamma = 0.99
+expectile = 0.9
+awr_temperature = 10.0
+discount = 0.99
 n_trajectories = 200
 data_horizon = 40
 epsilon = 0.2
 eval_horizon = 100
-taus = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
+expectiles = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
 
 # %% [markdown]
-# **Parameters.** `tau` = 0.9 and `beta` = 10 are the IQL paper's AntMaze settings (its
-# maze-navigation tasks; App. C), `gamma` = 0.99 its discount. `n_trajectories` scripted
+# **Parameters.** `expectile` τ = 0.9 and `awr_temperature` β = 10 are the IQL paper's AntMaze
+# settings (its maze-navigation tasks; App. C), `discount` γ = 0.99 its discount. `n_trajectories` scripted
 # episodes of at most `data_horizon` steps are generated with exploration noise `epsilon`;
 # policies are scored by their exact probability of reaching the goal within `eval_horizon`
-# steps. `taus` is the expectile sweep of §5.
+# steps. `expectiles` is the expectile sweep of §5.
 
 # %%
 # %load_ext autoreload
@@ -61,33 +61,29 @@ from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameter
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
     "seed": Int(0),
-    "tau": Float(0.0, 1.0, lo_open=True, hi_open=True),
-    "beta": Float(0.0, 1e4),
-    "gamma": Float(0.0, 1.0, hi_open=True),
+    "expectile": Float(0.0, 1.0, lo_open=True, hi_open=True),
+    "awr_temperature": Float(0.0, 1e4),
+    "discount": Float(0.0, 1.0, hi_open=True),
     "n_trajectories": Int(5, 100_000),
     "data_horizon": Int(2, 10_000),
     "epsilon": Float(0.0, 1.0),
     "eval_horizon": Int(1, 100_000),
-    "taus": ListOf(Float(0.0, 1.0, lo_open=True, hi_open=True), min_len=1),
+    "expectiles": ListOf(Float(0.0, 1.0, lo_open=True, hi_open=True), min_len=1),
 })
 T_START = time.perf_counter()
 P
 
 # %%
 from iqlib.data.files import save_figure, save_metrics
-from iqlib.tabular.iql import IQLTabularConfig, behaviour_cloning, fit_iql_tabular, onestep_awr
+from iqlib.tabular.iql import (IQLTabularConfig, awr_policy, behaviour_cloning, fit_iql_tabular, iql_backup,
+                               iql_values, onestep_awr)
 from iqlib.problems.maze import (STITCHING_LAYOUT, STITCHING_MIX, optimal_values, parse_maze, policy_values,
                         stitching_dataset, success_probability)
 from iqlib.notebook.plotting import STYLE, bar_table
+from iqlib.notebook.source import show_source
 
 out = P.output_dir
 rng = np.random.default_rng(P.seed)
-
-
-def tau_key(t):
-    """0.99 -> '0p99' (flat metric names)."""
-    return f"{t:g}".replace(".", "p")
-
 
 # %% [markdown]
 # ## 1. The maze, its rewards, and a dataset in which no trajectory goes from start to goal
@@ -158,8 +154,48 @@ save_figure(fig, out / "maze_coverage.png")
 # the success rate is its mean over the start cells. We also report the policy's exact discounted
 # value from the start cells, between $-1/(1-\gamma) = -100$ (never arrives) and $V^*$.
 
+# %% [markdown]
+# **The code that runs.** One sweep of the two regressions on the table is `iql_backup`: the TD
+# target $Q = \bar r + \gamma\hat P V$ (Eq. 6; `P_cont` already carries $1-d$) and the count-weighted
+# expectile $V(s) = \text{expectile}_\tau Q(s,\cdot)$ (Eq. 5); `iql_values` iterates it to its fixed
+# point (a γ-contraction); `awr_policy` is the AWR extraction (Eq. 7) with the clipped weight.
+
 # %%
-cfg = IQLTabularConfig(tau=P.tau, beta=P.beta, gamma=P.gamma)
+show_source(iql_backup, iql_values, awr_policy);
+
+# %% [markdown]
+# **A toy check, by hand.** One state with two terminal actions, seen $N = (3, 1)$ times with rewards
+# $(0, 1)$. Then $Q = (0, 1)$ and the expectile solves $\tau\cdot 1\cdot(1 - V) = (1-\tau)\cdot 3\cdot V$,
+# $V = \tau / (\tau + 3(1-\tau))$: the mean 0.25 at τ = 0.5, 0.75 at τ = 0.9. With β = 0 AWR is
+# BC, $(0.75, 0.25)$; with β = 10 the weights are $e^{10(Q - V)}$. A second state with no data keeps
+# `unseen_value` and the uniform policy. A bootstrapped pair checks the TD target $\bar r + \gamma\hat P V$.
+
+# %%
+toy_counts = jnp.array([[3.0, 1.0], [0.0, 0.0]])
+toy_r = jnp.array([[0.0, 1.0], [0.0, 0.0]])
+toy_P = jnp.zeros((2, 2, 2))  # both actions end the episode (terminal): no bootstrap
+for t, v_expected in ((0.5, 0.25), (0.9, 0.75)):
+    Q_toy, V_toy = iql_backup(jnp.zeros(2), toy_counts, toy_r, toy_P, t, 0.9, -7.0)
+    assert np.allclose(Q_toy[0], [0.0, 1.0]) and abs(float(V_toy[0]) - v_expected) < 1e-6, (t, V_toy)
+    assert float(V_toy[1]) == -7.0  # no data at state 1
+pi_bc_toy, _ = awr_policy(Q_toy, V_toy, toy_counts, 0.0)
+assert np.allclose(pi_bc_toy, [[0.75, 0.25], [0.5, 0.5]])
+pi_awr_toy, w_toy = awr_policy(Q_toy, V_toy, toy_counts, 10.0)
+w_expected = np.exp(10.0 * (np.array([0.0, 1.0]) - 0.75))
+assert np.allclose(w_toy[0], w_expected, rtol=1e-5)
+assert np.allclose(pi_awr_toy[0], toy_counts[0] * w_expected / np.sum(toy_counts[0] * w_expected), rtol=1e-5)
+# bootstrapping: from (state 1, action 0) the data continues to state 0 (P̂ = 1, r̄ = −1)
+P_boot = toy_P.at[1, 0, 0].set(1.0)
+counts_boot, r_boot = toy_counts.at[1, 0].set(2.0), toy_r.at[1, 0].set(-1.0)
+Q_b, V_b = iql_backup(jnp.array([0.75, 0.0]), counts_boot, r_boot, P_boot, 0.9, 0.9, -7.0)
+assert abs(float(Q_b[1, 0]) - (-1.0 + 0.9 * 0.75)) < 1e-6 and abs(float(V_b[1]) - float(Q_b[1, 0])) < 1e-6
+Q_fix, V_fix, _, _ = iql_values(counts_boot, r_boot, P_boot, 0.9, 0.9, -7.0, 1e-8, max_iter=100)
+assert abs(float(V_fix[1]) - (-1.0 + 0.9 * float(V_fix[0]))) < 1e-5
+print(f"toy: V(τ=0.9) = {float(V_toy[0]):.4f}, AWR(β=10) π = {np.asarray(pi_awr_toy[0])}, "
+      f"bootstrapped Q = {float(Q_b[1, 0]):.4f}")
+
+# %%
+cfg = IQLTabularConfig(expectile=P.expectile, awr_temperature=P.awr_temperature, discount=P.discount)
 iql = fit_iql_tabular(data, S, A, cfg)
 onestep = onestep_awr(data, S, A, cfg, evaluation="sarsa")
 onestep_mc = onestep_awr(data, S, A, cfg, evaluation="monte_carlo")
@@ -168,12 +204,12 @@ print(f"IQL fixed point: converged {bool(iql.converged)} after {int(iql.n_iter)}
       f"(last sup-norm change {float(iql.residual):.1e}); one-step SARSA: converged {bool(onestep.converged)} "
       f"after {int(onestep.n_iter)} iterations")
 
-V_star = optimal_values(maze, P.gamma)
+V_star = optimal_values(maze, P.discount)
 
 
 def evaluate(policy):
     p = success_probability(policy, maze.next_state, goal, P.eval_horizon)
-    v = policy_values(policy, maze, P.gamma)
+    v = policy_values(policy, maze, P.discount)
     return float(p[starts].mean()), float(v[starts].mean())
 
 
@@ -205,7 +241,7 @@ def value_image(V):
 
 
 maps = {
-    f"IQL V (τ = {P.tau:g})": value_image(iql.V),
+    f"IQL V (τ = {P.expectile:g})": value_image(iql.V),
     "one-step SARSA V (behaviour)": value_image(onestep.V),
     "one-step MC V": value_image(onestep_mc.V),
     "optimal V*": value_image(V_star),
@@ -213,7 +249,7 @@ maps = {
 with plt.rc_context(STYLE):
     fig, axes = plt.subplots(1, len(maps), figsize=(3.6 * len(maps), 3.4))
     for ax, (name, image) in zip(axes, maps.items()):
-        im = ax.imshow(image, cmap="viridis", vmin=-1.0 / (1.0 - P.gamma), vmax=0.0)
+        im = ax.imshow(image, cmap="viridis", vmin=-1.0 / (1.0 - P.discount), vmax=0.0)
         ax.set_title(name)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -223,7 +259,7 @@ with plt.rc_context(STYLE):
                 if ch in "SMG":
                     ax.text(c, r, ch, ha="center", va="center", color="white" if ch != "G" else "black", fontsize=8)
     fig.colorbar(im, ax=axes, fraction=0.015, pad=0.02, label="V (reward units)")
-    fig.suptitle(f"State values, one colour scale (−{1 / (1 - P.gamma):g} = never reaches the goal)")
+    fig.suptitle(f"State values, one colour scale (−{1 / (1 - P.discount):g} = never reaches the goal)")
 save_figure(fig, out / "value_propagation.png")
 
 # %% [markdown]
@@ -262,12 +298,13 @@ mc_prefers_stay = bool(np.nanargmax(np.asarray(onestep_mc.Q[junction])) == 4)
 #   advantages point the right way strongly enough even at β = 1.
 
 # %%
-beta_small = 1.0
+awr_temperature_small = 1.0
+small_cfg = dataclasses.replace(cfg, awr_temperature=awr_temperature_small)
 small = {
-    "IQL": evaluate(fit_iql_tabular(data, S, A, dataclasses.replace(cfg, beta=beta_small)).policy)[0],
-    "SARSA": evaluate(onestep_awr(data, S, A, dataclasses.replace(cfg, beta=beta_small)).policy)[0],
+    "IQL": evaluate(fit_iql_tabular(data, S, A, small_cfg).policy)[0],
+    "SARSA": evaluate(onestep_awr(data, S, A, small_cfg).policy)[0],
 }
-print(f"β = {beta_small:g}: IQL success {small['IQL']:.3f}, one-step SARSA success {small['SARSA']:.3f}")
+print(f"β = {awr_temperature_small:g}: IQL success {small['IQL']:.3f}, one-step SARSA success {small['SARSA']:.3f}")
 
 # %% [markdown]
 # ## 5. The expectile τ: from behaviour value (τ = 0.5) towards the in-support optimum
@@ -282,8 +319,8 @@ print(f"β = {beta_small:g}: IQL success {small['IQL']:.3f}, one-step SARSA succ
 
 # %%
 sweep = {}
-for t in P.taus:
-    res = fit_iql_tabular(data, S, A, dataclasses.replace(cfg, tau=t))
+for t in P.expectiles:
+    res = fit_iql_tabular(data, S, A, dataclasses.replace(cfg, expectile=t))
     succ, val = evaluate(res.policy)
     sweep[t] = {"success_rate": succ, "policy_value": val, "v_start": float(res.V[starts].mean()),
                 "converged": bool(res.converged), "n_iter": int(res.n_iter)}
@@ -292,16 +329,16 @@ for t in P.taus:
 
 with plt.rc_context(STYLE):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    ts = np.array(P.taus)
-    axes[0].plot(ts, [sweep[t]["success_rate"] for t in P.taus], "o-")
+    ts = np.array(P.expectiles)
+    axes[0].plot(ts, [sweep[t]["success_rate"] for t in P.expectiles], "o-")
     axes[0].set(xlabel="τ", ylabel="success rate", ylim=(-0.05, 1.05), title="Success rate vs τ")
-    axes[1].plot(ts, [sweep[t]["v_start"] for t in P.taus], "o-", label="learned V(start)")
-    axes[1].plot(ts, [sweep[t]["policy_value"] for t in P.taus], "s--", label="true value of the extracted policy")
+    axes[1].plot(ts, [sweep[t]["v_start"] for t in P.expectiles], "o-", label="learned V(start)")
+    axes[1].plot(ts, [sweep[t]["policy_value"] for t in P.expectiles], "s--", label="true value of the extracted policy")
     axes[1].axhline(V_star[starts].mean(), color="C3", ls=":", label="V*(start)")
     axes[1].set(xlabel="τ", ylabel="value (reward units)", title="Value at the start vs τ")
     axes[1].legend(frameon=False)
     fig.tight_layout()
-save_figure(fig, out / "tau_sweep.png")
+save_figure(fig, out / "expectile_sweep.png")
 
 # %% [markdown]
 # ## Summary
@@ -339,10 +376,10 @@ metrics = {
     "iql_residual": float(iql.residual),
     "bc_stay_prob_at_midpoint": bc_stay_at_junction,
     "mc_prefers_stay_at_midpoint": mc_prefers_stay,
-    "beta_small": beta_small,
-    "beta_small_iql_success_rate": small["IQL"],
-    "beta_small_onestep_success_rate": small["SARSA"],
-    **{f"tau_{tau_key(t)}_{k}": v for t, d in sweep.items() for k, v in d.items()},
+    "awr_temperature_small": awr_temperature_small,
+    "awr_temperature_small_iql_success_rate": small["IQL"],
+    "awr_temperature_small_onestep_success_rate": small["SARSA"],
+    **{f"expectile_{t:g}_{k}".replace(".", "p"): v for t, d in sweep.items() for k, v in d.items()},
     "runtime_s": runtime_s,
 }
 save_metrics(out, metrics)

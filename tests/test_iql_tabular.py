@@ -129,10 +129,19 @@ def test_onestep_rejects_unknown_evaluation():
 @pytest.mark.notebooks
 def test_notebook_reruns_with_overridden_parameters(tmp_path):
     out = tmp_path / "08"
-    execute_notebook(NOTEBOOK, out, {"n_trajectories": 40, "taus": [0.5, 0.9], "seed": 3, "eval_horizon": 60})
+    execute_notebook(NOTEBOOK, out, {"n_trajectories": 40, "expectiles": [0.5, 0.9], "seed": 3, "eval_horizon": 60})
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_trajectories"] == 40 and metrics["seed"] == 3 and metrics["eval_horizon"] == 60
-    assert metrics["taus"] == "0.5,0.9" and "tau_0p9_success_rate" in metrics and "tau_0p99_success_rate" not in metrics
+    assert metrics["expectiles"] == "0.5,0.9" and "expectile_0p9_success_rate" in metrics
+    assert "expectile_0p99_success_rate" not in metrics
     for k in ("iql_success_rate", "bc_success_rate", "onestep_success_rate"):
         assert 0.0 <= metrics[k] <= 1.0
     assert (out / "value_propagation.png").is_file()
+
+
+@pytest.mark.notebooks
+def test_notebook_rejects_the_old_parameter_name(tmp_path):
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError, match="renamed to 'expectiles'"):
+        execute_notebook(NOTEBOOK, tmp_path / "old", {"taus": [0.5, 0.9]})
