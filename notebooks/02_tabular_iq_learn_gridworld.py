@@ -36,8 +36,8 @@ grid_size = 8
 n_demos = 30
 horizon = 30
 slip = 0.1
-gamma = 0.9
-alpha = 0.1
+discount = 0.9
+entropy_temperature = 0.1
 chi2_weight = 0.5
 chi2_sweep = [0.0, 0.03, 0.1, 0.5, 2.0, 10.0]
 demo_counts = [3, 10, 30, 100, 300]
@@ -47,7 +47,7 @@ divergence_max_iter = 1000
 seed = 0
 
 # %% [markdown]
-# **Parameters.** `alpha = 0.1` makes the soft-optimal expert near-deterministic but still
+# **Parameters.** `entropy_temperature = 0.1` ($\alpha$) makes the soft-optimal expert near-deterministic but still
 # stochastic on this reward scale (rewards in $[-1, 1]$): its most likely action has on average
 # probability ≈ 0.8 (printed below), so demonstrations are informative about the best action
 # while the expert still takes every action sometimes, as the max-entropy model assumes.
@@ -84,8 +84,8 @@ P = check_parameters(globals(), {
     "n_demos": Int(1, 10_000),
     "horizon": Int(1, 10_000),
     "slip": Float(0.0, 1.0, hi_open=True),
-    "gamma": Float(0.0, 1.0, hi_open=True),
-    "alpha": Float(0.0, 100.0, lo_open=True),
+    "discount": Float(0.0, 1.0, hi_open=True),
+    "entropy_temperature": Float(0.0, 100.0, lo_open=True),
     "chi2_weight": Float(0.0, 1e6),
     "chi2_sweep": ListOf(Float(0.0, 1e6), min_len=1),
     "demo_counts": ListOf(Int(1, 10_000), min_len=1),
@@ -100,7 +100,9 @@ P
 # %%
 from iqlib.problems.gridworld import ACTIONS, make_gridworld, to_grid
 from iqlib.data.files import save_figure, save_metrics
-from iqlib.tabular.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn
+from iqlib.tabular.bc import bc_tabular
+from iqlib.tabular.iq_learn import IQLearnConfig
+from iqlib.tabular.iq_learn_fit import fit_iq_learn
 from iqlib.notebook.plotting import STYLE, grid_heatmaps, line_plot, policy_arrows
 from iqlib.tabular.sampling import episodes_from_transitions, sample_trajectories, state_action_counts
 from iqlib.tabular.soft_bellman import expected_return, occupancy, solve_soft_bellman
@@ -120,13 +122,14 @@ key, demo_key, curve_key = jax.random.split(key, 3)
 # $(s,a)$ pairs over all demonstrations.
 
 # %%
-mdp = make_gridworld(P.grid_size, slip=P.slip, gamma=P.gamma, alpha=P.alpha, start="uniform")
+mdp = make_gridworld(P.grid_size, slip=P.slip, discount=P.discount, entropy_temperature=P.entropy_temperature,
+                     start="uniform")
 S, A = mdp.n_states, mdp.n_actions
 R_true = np.asarray(mdp.r[:, 0])  # state-only reward R(s)
-expert = solve_soft_bellman(mdp.r, mdp.P, mdp.gamma, mdp.alpha)
+expert = solve_soft_bellman(mdp.r, mdp.P, mdp.discount, mdp.entropy_temperature)
 assert bool(expert.converged), "expert solve did not converge"
 pi_E = np.asarray(expert.policy)
-d_E = np.asarray(occupancy(expert.policy, mdp.P, mdp.p0, mdp.gamma)).sum(1)  # (S,) expert state occupancy
+d_E = np.asarray(occupancy(expert.policy, mdp.P, mdp.p0, mdp.discount)).sum(1)  # (S,) expert state occupancy
 
 demos = sample_trajectories(demo_key, mdp.P, mdp.p0, expert.policy, P.n_demos, P.horizon, r=mdp.r)
 counts = state_action_counts(demos["obs"], demos["action"], S, A)  # (S, A)
@@ -170,7 +173,7 @@ def fit(cnt, lam=P.chi2_weight, init_term=P.init_term, divergence="chi2", max_it
     """IQ-Learn on counts `cnt` (S, A) in this GridWorld."""
     cfg = IQLearnConfig(divergence=divergence, chi2_weight=float(lam), init_term=init_term, max_iter=max_iter,
                         chi2_rows=chi2_rows)
-    return fit_iq_learn(cnt, mdp.P, mdp.gamma, mdp.alpha, cfg, p0=mdp.p0, init=init)
+    return fit_iq_learn(cnt, mdp.P, mdp.discount, mdp.entropy_temperature, cfg, p0=mdp.p0, init=init)
 
 
 def report(name, res):
@@ -257,7 +260,7 @@ def evaluate(pi, reward=None):
         "policy_tv": policy_tv(pi_E, pi),
         "policy_tv_visited": policy_tv(pi_E, pi, mask=visited),
         "policy_tv_expert_weighted": policy_tv(pi_E, pi, weights=d_E),
-        "return": float(expected_return(jnp.asarray(pi), mdp.r, mdp.P, mdp.p0, mdp.gamma, 0.0)),
+        "return": float(expected_return(jnp.asarray(pi), mdp.r, mdp.P, mdp.p0, mdp.discount, 0.0)),
     }
     if reward is not None:
         R_fit = state_reward(reward, policy=pi)
@@ -270,8 +273,8 @@ def evaluate(pi, reward=None):
 pi_bc = np.asarray(bc_tabular(counts))
 ev_iq, ev_value, ev_p0, ev_bc = (evaluate(np.asarray(iq.policy), iq.reward), evaluate(np.asarray(iq_value.policy), iq_value.reward),
                                  evaluate(np.asarray(iq_p0.policy), iq_p0.reward), evaluate(pi_bc))
-expert_return = float(expected_return(expert.policy, mdp.r, mdp.P, mdp.p0, mdp.gamma, 0.0))
-uniform_return = float(expected_return(jnp.full((S, A), 1.0 / A), mdp.r, mdp.P, mdp.p0, mdp.gamma, 0.0))
+expert_return = float(expected_return(expert.policy, mdp.r, mdp.P, mdp.p0, mdp.discount, 0.0))
+uniform_return = float(expected_return(jnp.full((S, A), 1.0 / A), mdp.r, mdp.P, mdp.p0, mdp.discount, 0.0))
 stay_corr = reward_correlation(R_stay, R_true, mask=visited)
 V_corr = reward_correlation(np.asarray(iq.V), np.asarray(expert.V), mask=visited)
 

@@ -53,7 +53,9 @@ import numpy as np
 
 from iqlib.problems import rust_bus
 from iqlib.data.files import save_figure, save_metrics
-from iqlib.tabular.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn
+from iqlib.tabular.bc import bc_tabular
+from iqlib.tabular.iq_learn import IQLearnConfig
+from iqlib.tabular.iq_learn_fit import fit_iq_learn
 from iqlib.tabular.mle import fit_structural_mle
 from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters
 
