@@ -13,7 +13,11 @@ import pytest
 from iqlib.neural import bc
 from iqlib.core.transitions import Transitions, episode_returns
 from iqlib.data.datasets import save_dataset
-from iqlib.neural.iql import IQLConfig, actor_schedule, awr_weights, critic_loss, make_critic, td_target, value_loss
+import optax
+
+from iqlib.core.nets import apply, apply_gradients, log_likelihood, polyak_update
+from iqlib.neural.iql import (IQLConfig, actor_schedule, awr_actor_loss, awr_weights, critic_loss, make_critic,
+                              make_nets, make_update, td_target, value_loss)
 from iqlib.neural.iql_train import make_train
 from iqlib.data.registry import DATA_DIR, dataset_names, load_offline
 from iqlib.notebook.runner import REPO_ROOT, execute_notebook
@@ -97,6 +101,101 @@ def test_update_uses_min_of_target_twins_and_masks(discrete):
         assert float(m["awr_weight"]) == pytest.approx(math.exp(beta), rel=1e-5)
         y = r + gamma * (1.0 - terminal) * 1.0  # timeouts bootstrap, terminals do not
         assert float(m["critic_loss"]) == pytest.approx((3.0 - y) ** 2 + (4.0 - y) ** 2, rel=1e-5)
+
+
+CONT = {"discrete": False, "obs_dim": 3, "action_dim": 2}
+
+
+def random_batch(n=64, seed=0):
+    """A device minibatch with varied rewards, terminals and next states (continuous actions)."""
+    rng = np.random.default_rng(seed)
+    b = transitions(rng.normal(size=(n, 3)), rng.uniform(-0.9, 0.9, (n, 2)).astype(np.float32),
+                    rng.normal(size=n), (rng.random(n) < 0.2).astype(np.float32), np.zeros(n),
+                    rng.normal(size=(n, 3)))
+    return jax.tree_util.tree_map(jnp.asarray, b)
+
+
+def assert_trees_close(a, b, **kw):
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), **kw)
+
+
+def trees_close(a, b, **kw):
+    return all(np.allclose(np.asarray(x), np.asarray(y), **kw)
+               for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+
+
+def test_update_order_is_v_then_actor_then_q_then_target_with_the_fresh_v():
+    """One pure update against its pieces: V first (toward the pre-step target twins); the actor's
+    AWR loss and Q's TD target both read the *updated* V; the target twins move toward the
+    *updated* critics. Each alternative order gives different numbers, checked here too."""
+    cfg = IQLConfig(value_lr=0.05, critic_lr=0.01, target_rate=0.5, **SMALL)  # V and Q move visibly
+    init, update = make_update(cfg, CONT, 10)
+    nets = make_nets(CONT, cfg)
+    s, b = init(jax.random.key(0)), random_batch()
+    new, m = jax.jit(update)(s, b)
+    V = lambda p, o: apply(nets.value_graphdef, p, o)  # noqa: E731
+    q_hat = jnp.min(nets.q_values(s.target_critic, b.obs, b.action), axis=0)
+    v_old, v_new = V(s.value.params, b.obs), V(new.value.params, b.obs)
+    # 1) V: the loss at the old V toward the pre-step target twins, and V moved
+    np.testing.assert_allclose(m["value_loss"], value_loss(v_old, q_hat, cfg.expectile), rtol=1e-5)
+    assert float(jnp.max(jnp.abs(v_new - v_old))) > 0.05
+    # 2) actor: AWR with the fresh V (the pre-update V gives a different loss)
+    log_prob = log_likelihood(nets.actor_graphdef, s.actor.params, b.obs, b.action)
+    fresh = awr_actor_loss(log_prob, awr_weights(q_hat - v_new, cfg.awr_temperature, cfg.max_weight))
+    stale = awr_actor_loss(log_prob, awr_weights(q_hat - v_old, cfg.awr_temperature, cfg.max_weight))
+    np.testing.assert_allclose(m["actor_loss"], fresh, rtol=1e-5)
+    assert abs(float(fresh - stale)) > 1e-3 * abs(float(fresh))
+    np.testing.assert_allclose(m["advantage"], jnp.mean(q_hat - v_new), rtol=1e-5, atol=1e-6)
+    # 3) Q: regression toward r + γ(1 − d) V_new(s'), from the pre-step critics
+    q_old = nets.q_values(s.critic.params, b.obs, b.action)
+    y_new = td_target(b.reward, b.terminal, V(new.value.params, b.next_obs), cfg.discount)
+    y_old = td_target(b.reward, b.terminal, V(s.value.params, b.next_obs), cfg.discount)
+    np.testing.assert_allclose(m["critic_loss"], critic_loss(q_old, y_new), rtol=1e-5)
+    assert abs(float(critic_loss(q_old, y_new) - critic_loss(q_old, y_old))) > 1e-3
+    critic_tx = optax.adam(cfg.critic_lr)
+    g = jax.grad(lambda p: critic_loss(nets.q_values(p, b.obs, b.action), y_new))(s.critic.params)
+    assert_trees_close(new.critic.params, apply_gradients(s.critic, g, critic_tx).params, rtol=1e-5, atol=1e-6)
+    # the actor's step is the gradient step of that fresh-V loss
+    actor_tx = optax.adam(actor_schedule(cfg, 10))
+    w = awr_weights(q_hat - v_new, cfg.awr_temperature, cfg.max_weight)
+    g = jax.grad(lambda p: awr_actor_loss(log_likelihood(nets.actor_graphdef, p, b.obs, b.action), w))(s.actor.params)
+    assert_trees_close(new.actor.params, apply_gradients(s.actor, g, actor_tx).params, rtol=1e-5, atol=1e-6)
+    # 4) target: Polyak toward the *updated* critics (not the pre-step ones)
+    assert_trees_close(new.target_critic, polyak_update(s.target_critic, new.critic.params, 0.5), rtol=1e-6, atol=1e-7)
+    assert not trees_close(new.target_critic, polyak_update(s.target_critic, s.critic.params, 0.5),
+                           rtol=1e-6, atol=1e-7)
+    # the core leaves the key to the driver and counts the step
+    np.testing.assert_array_equal(jax.random.key_data(new.key), jax.random.key_data(s.key))
+    assert int(new.step) == 1
+
+
+def test_awr_weights_are_clipped_inside_the_full_update():
+    """β large and a low clip: the actor loss of the update is −mean(min(exp(βA), M) log π), with
+    some weights clipped and some not; without the clip the loss would be far larger."""
+    cfg = IQLConfig(awr_temperature=50.0, max_weight=2.0, **SMALL)
+    init, update = make_update(cfg, CONT, 10)
+    nets = make_nets(CONT, cfg)
+    s, b = init(jax.random.key(1)), random_batch(seed=1)
+    q_hat = jnp.min(nets.q_values(s.target_critic, b.obs, b.action), axis=0)
+    # V constant at the median of min_i Q̂: advantages of both signs
+    s = s._replace(value=s.value._replace(params=constant_output(s.value.params, float(jnp.median(q_hat)))))
+    new, m = jax.jit(update)(s, b)
+    adv = q_hat - apply(nets.value_graphdef, new.value.params, b.obs)
+    raw = np.exp(50.0 * np.asarray(adv, np.float64))
+    clipped = np.minimum(raw, 2.0)
+    assert 0.0 < np.mean(raw >= 2.0) < 1.0  # both regimes present
+    log_prob = np.asarray(log_likelihood(nets.actor_graphdef, s.actor.params, b.obs, b.action), np.float64)
+    np.testing.assert_allclose(m["actor_loss"], -np.mean(clipped * log_prob), rtol=1e-4)
+    assert abs(-np.mean(raw * log_prob) - float(m["actor_loss"])) > 1.0  # the unclipped loss differs
+    np.testing.assert_allclose(m["awr_weight"], clipped.mean(), rtol=1e-4)
+    assert float(m["awr_weight"]) <= 2.0
+    np.testing.assert_allclose(m["clipped_fraction"], np.mean(raw >= 2.0), atol=1e-6)
+    # and the actor stepped along the gradient of the clipped loss
+    w = jnp.asarray(clipped, jnp.float32)
+    g = jax.grad(lambda p: awr_actor_loss(log_likelihood(nets.actor_graphdef, p, b.obs, b.action), w))(s.actor.params)
+    step = apply_gradients(s.actor, g, optax.adam(actor_schedule(cfg, 10))).params
+    assert_trees_close(new.actor.params, step, rtol=1e-4, atol=1e-6)
 
 
 def test_target_moves_by_the_polyak_rate_every_update_inside_a_chunk():
