@@ -23,7 +23,7 @@
 # normalisation), checks counterfactuals, draws the sampling noise floor, compares with
 # econirl 0.1.1, and re-estimates Rust's (1987) bus data.
 #
-# Checks and gates (DESIGN.md): policy TV ≤ 0.05; nRMSE of reward, $V$, $Q$ ≤ 0.10 (both
+# Checks and gates (`iqlib.tabular.recovery.GATES`): policy TV ≤ 0.05; nRMSE of reward, $V$, $Q$ ≤ 0.10 (both
 # arrays z-scored over the evaluated states, then RMSE); EPIC distance; the share of the
 # reward gap that is potential shaping; counterfactual regret ≤ 0.05 (0 optimal, 1 uniform).
 
@@ -32,7 +32,7 @@ output_dir = "outputs/04_reward_recovery_checks"
 seed = 0
 n_states = 21
 n_actions = 3
-gamma = 0.95
+discount = 0.95
 n_obs = 160000
 n_periods = 100
 min_state_count = 100
@@ -42,7 +42,7 @@ chi2_path = [1.0, 0.5, 0.25, 0.1, 0.03, 0.01, 0.001]
 sample_sizes = [1000, 10000, 100000, 1000000]
 n_seeds = 2
 q_degree = 4
-rust_gamma = 0.9999
+rust_discount = 0.9999
 rust_q_degrees = [1, 2, 3]
 rust_q_degree = 2
 
@@ -64,10 +64,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from iqlib.tabular import recovery as rc
+from iqlib.tabular.bc import bc_tabular
 from iqlib.tabular.anchor import anchor_normalise, anchor_normalise_q, fit_iq_learn_anchored, read_off_linear_cost
 from iqlib.problems.ddc import make_ddc, q_basis, simulate_panel, standard_interventions
 from iqlib.data.files import save_figure, save_metrics
-from iqlib.tabular.iq_learn import IQLearnConfig, bc_tabular, fit_iq_learn
+from iqlib.tabular.iq_learn import IQLearnConfig
+from iqlib.tabular.iq_learn_fit import fit_iq_learn
 from iqlib.tabular.mle import fit_structural_mle
 from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters
 from iqlib.notebook.plotting import bar_table, line_plot
@@ -78,10 +80,10 @@ from iqlib.tabular.soft_bellman import soft_value, solve_soft_bellman
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(), "seed": Int(0), "n_states": Int(5, 400), "n_actions": Int(2, 6),
-    "gamma": Float(0.0, 1.0, hi_open=True), "n_obs": Int(100), "n_periods": Int(1), "min_state_count": Int(1),
+    "discount": Float(0.0, 1.0, hi_open=True), "n_obs": Int(100), "n_periods": Int(1), "min_state_count": Int(1),
     "chi2_weight": Float(0.0), "chi2_weight_paper": Float(0.0), "chi2_path": ListOf(Float(0.0), min_len=1),
     "sample_sizes": ListOf(Int(100), min_len=1), "n_seeds": Int(1, 20), "q_degree": Int(0, 10),
-    "rust_gamma": Float(0.0, 1.0, hi_open=True), "rust_q_degrees": ListOf(Int(0, 8), min_len=1),
+    "rust_discount": Float(0.0, 1.0, hi_open=True), "rust_q_degrees": ListOf(Int(0, 8), min_len=1),
     "rust_q_degree": Int(0, 8),
 })
 T0 = time.perf_counter()
@@ -98,9 +100,9 @@ metrics = P.as_metrics()
 # soft-optimal policy, individuals starting from its stationary distribution.
 
 # %%
-truth = make_ddc(P.n_states, P.n_actions, P.gamma, seed=P.seed)
+truth = make_ddc(P.n_states, P.n_actions, P.discount, seed=P.seed)
 mdp = truth.mdp
-Pm, r_true, alpha = np.asarray(mdp.P), np.asarray(mdp.r), mdp.alpha
+Pm, r_true, alpha = np.asarray(mdp.P), np.asarray(mdp.r), mdp.entropy_temperature
 ivs = standard_interventions(truth)
 print(truth.name, dict(zip(truth.theta_names, np.round(truth.theta, 3))), "anchor:", truth.action_names[truth.anchor_action])
 key, k_panel = jax.random.split(key)
@@ -127,17 +129,17 @@ print(f"{int(counts.sum())} observations; {ev.sum()} of {mdp.n_states} states ha
 
 # %%
 phi = np.random.default_rng(P.seed).normal(scale=3.0, size=mdp.n_states)
-r_shaped = r_true + mdp.gamma * np.einsum("sat,t->sa", Pm, phi) - phi[:, None]
-sol_shaped = solve_soft_bellman(jnp.asarray(r_shaped), mdp.P, mdp.gamma, alpha)
+r_shaped = r_true + mdp.discount * np.einsum("sat,t->sa", Pm, phi) - phi[:, None]
+sol_shaped = solve_soft_bellman(jnp.asarray(r_shaped), mdp.P, mdp.discount, alpha)
 shaping_demo = {
     "max |π' − π|": float(np.abs(np.asarray(sol_shaped.policy) - truth.policy).max()),
     "max |Q' − (Q − Φ)|": float(np.abs(np.asarray(sol_shaped.Q) - (truth.Q - phi[:, None])).max()),
     "reward nRMSE(r, r')": rc.nrmse(r_true, r_shaped),
-    "EPIC (Gleave, lifted)": rc.epic_distance(r_true, r_shaped, mdp.gamma),
-    "EPIC (dynamics-aware)": rc.epic_distance_dynamics(r_true, r_shaped, Pm, mdp.gamma),
-    "shaping share of r' − r": rc.shaping_residual(r_true, r_shaped, Pm, mdp.gamma).shaping_share,
+    "EPIC (Gleave, lifted)": rc.epic_distance(r_true, r_shaped, mdp.discount),
+    "EPIC (dynamics-aware)": rc.epic_distance_dynamics(r_true, r_shaped, Pm, mdp.discount),
+    "shaping share of r' − r": rc.shaping_residual(r_true, r_shaped, Pm, mdp.discount).shaping_share,
 }
-an_shaped = anchor_normalise_q(sol_shaped.Q, mdp.P, mdp.gamma, alpha, truth.anchor_action, truth.anchor_reward)
+an_shaped = anchor_normalise_q(sol_shaped.Q, mdp.P, mdp.discount, alpha, truth.anchor_action, truth.anchor_reward)
 shaping_demo["max |anchor(π') − r|"] = float(np.abs(np.asarray(an_shaped.reward) - r_true).max())
 for k, v in shaping_demo.items():
     print(f"{k:28s} {v:.3g}")
@@ -179,7 +181,7 @@ def cfg(lam):
 
 
 def anchored(Qhat):
-    return anchor_normalise_q(Qhat, mdp.P, mdp.gamma, alpha, truth.anchor_action, truth.anchor_reward)
+    return anchor_normalise_q(Qhat, mdp.P, mdp.discount, alpha, truth.anchor_action, truth.anchor_reward)
 
 
 def project(reward):
@@ -198,22 +200,22 @@ def report(policy, reward=None, V=None, Q=None, c=None):
 
 
 def with_solution(reward):
-    sol = solve_soft_bellman(jnp.asarray(reward), mdp.P, mdp.gamma, alpha)
+    sol = solve_soft_bellman(jnp.asarray(reward), mdp.P, mdp.discount, alpha)
     return sol.policy, reward, sol.V, sol.Q
 
 
 t_fit = time.perf_counter()
 rows, fits = {}, {}
 for lam, tag in [(P.chi2_weight_paper, "paper λ"), (P.chi2_weight, "λ")]:
-    res = fit_iq_learn(counts, mdp.P, mdp.gamma, alpha, cfg(lam))
+    res = fit_iq_learn(counts, mdp.P, mdp.discount, alpha, cfg(lam))
     fits[tag] = res
     rows[f"raw IQ-Learn ({tag}={lam:g})"] = report(res.policy, res.reward, res.V, res.Q)
     an = anchored(res.Q)
     rows[f"IQ-Learn + anchor ({tag}={lam:g})"] = report(res.policy, an.reward, an.V, an.Q)
     print(f"IQ-Learn λ={lam:g}: converged={bool(res.converged)} in {int(res.n_iter)} iterations, ℓ={float(res.loglik):.2f}")
-res_in = fit_iq_learn_anchored(counts, mdp.P, mdp.gamma, alpha, truth.anchor_action, truth.anchor_reward, cfg(P.chi2_weight))
+res_in = fit_iq_learn_anchored(counts, mdp.P, mdp.discount, alpha, truth.anchor_action, truth.anchor_reward, cfg(P.chi2_weight))
 rows[f"IQ-Learn, anchor inside (λ={P.chi2_weight:g})"] = report(res_in.policy, res_in.reward, res_in.V, res_in.Q)
-res_lin = fit_iq_learn(counts, mdp.P, mdp.gamma, alpha, cfg(P.chi2_weight), features=q_basis(mdp.n_states, mdp.n_actions, P.q_degree))
+res_lin = fit_iq_learn(counts, mdp.P, mdp.discount, alpha, cfg(P.chi2_weight), features=q_basis(mdp.n_states, mdp.n_actions, P.q_degree))
 an_lin = anchored(res_lin.Q)
 rows[f"linear-Q IQ-Learn + anchor (deg {P.q_degree})"] = report(res_lin.policy, an_lin.reward, an_lin.V, an_lin.Q)
 r_proj_raw, _ = project(fits["λ"].reward)
@@ -221,9 +223,9 @@ rows["raw IQ-Learn projected on Φ"] = report(*with_solution(r_proj_raw))
 r_proj_an, th_proj = project(anchored(fits["λ"].Q).reward)
 rows["IQ-Learn + anchor projected on Φ"] = report(*with_solution(r_proj_an))
 ccp = bc_tabular(counts, 0.5)
-an_ccp = anchor_normalise(jnp.log(ccp), mdp.P, mdp.gamma, alpha, truth.anchor_action, truth.anchor_reward)
+an_ccp = anchor_normalise(jnp.log(ccp), mdp.P, mdp.discount, alpha, truth.anchor_action, truth.anchor_reward)
 rows["CCP inversion + anchor"] = report(ccp, an_ccp.reward, an_ccp.V, an_ccp.Q)
-mle = fit_structural_mle(counts, mdp.P, truth.features, mdp.gamma, alpha)
+mle = fit_structural_mle(counts, mdp.P, truth.features, mdp.discount, alpha)
 rows["structural MLE"] = report(mle.policy, mle.reward, soft_value(mle.Q, alpha), mle.Q)
 print(f"fits and checks: {time.perf_counter() - t_fit:.1f} s; MLE θ = {np.round(np.asarray(mle.theta), 3)} (truth {np.round(truth.theta, 3)})")
 
@@ -288,7 +290,7 @@ save_figure(fig, P.output_dir / "counterfactual_regret.png")
 # %%
 path = {"policy TV": [], "anchor reward nRMSE": [], "raw reward nRMSE": []}
 for lam in P.chi2_path:
-    res = fit_iq_learn(counts, mdp.P, mdp.gamma, alpha, cfg(lam))
+    res = fit_iq_learn(counts, mdp.P, mdp.discount, alpha, cfg(lam))
     rep_raw = report(res.policy, res.reward)
     rep_an = report(res.policy, anchored(res.Q).reward)
     path["policy TV"].append(rep_an["policy_tv"])
@@ -309,13 +311,13 @@ for i in range(P.n_seeds):
     for j, n in enumerate(P.sample_sizes):
         key, k_n = jax.random.split(key)
         c = simulate_panel(k_n, truth, n, P.n_periods)["counts"]
-        res = fit_iq_learn(c, mdp.P, mdp.gamma, alpha, cfg(P.chi2_weight))
+        res = fit_iq_learn(c, mdp.P, mdp.discount, alpha, cfg(P.chi2_weight))
         an = anchored(res.Q)
         raw = report(res.policy, res.reward, c=c)
         anr = report(res.policy, an.reward, an.V, an.Q, c=c)
         cc = bc_tabular(c, 0.5)
-        ccr = report(cc, anchor_normalise(jnp.log(cc), mdp.P, mdp.gamma, alpha, truth.anchor_action, truth.anchor_reward).reward, c=c)
-        m_n = fit_structural_mle(c, mdp.P, truth.features, mdp.gamma, alpha)
+        ccr = report(cc, anchor_normalise(jnp.log(cc), mdp.P, mdp.discount, alpha, truth.anchor_action, truth.anchor_reward).reward, c=c)
+        m_n = fit_structural_mle(c, mdp.P, truth.features, mdp.discount, alpha)
         mr = report(m_n.policy, m_n.reward, c=c)
         for k, v in zip(curve_keys, [raw["reward_nrmse"], anr["reward_nrmse"], anr["V_nrmse"], anr["Q_nrmse"],
                                      ccr["reward_nrmse"], mr["reward_nrmse"], anr["policy_tv"]]):
@@ -400,18 +402,18 @@ w_r = c_r.sum(1)
 print(f"{int(c_r.sum())} bus-months, {int(c_r[:, 1].sum())} replacements; visited bins 0–{np.flatnonzero(w_r).max()}; "
       f"replacements in bins < 10: {int(c_r[:10, 1].sum())}")
 t_r = time.perf_counter()
-mle_r = fit_structural_mle(c_r, P_r, rust_features(S_r), P.rust_gamma, 1.0)
+mle_r = fit_structural_mle(c_r, P_r, rust_features(S_r), P.rust_discount, 1.0)
 th11, rc_mle = (float(v) for v in mle_r.theta)
 rust_rows = {"structural MLE": dict(RC=rc_mle, theta11=th11, loglik=float(mle_r.loglik), converged=bool(mle_r.converged))}
-res_free = fit_iq_learn(c_r, P_r, P.rust_gamma, 1.0, cfg(P.chi2_weight))
-an_free = anchor_normalise_q(res_free.Q, P_r, P.rust_gamma, 1.0, 1, 0.0)
+res_free = fit_iq_learn(c_r, P_r, P.rust_discount, 1.0, cfg(P.chi2_weight))
+an_free = anchor_normalise_q(res_free.Q, P_r, P.rust_discount, 1.0, 1, 0.0)
 b0, b1 = read_off_linear_cost(an_free.reward[:, 0], xs, w_r)
 rust_rows[f"free-table IQ-Learn + anchor (λ={P.chi2_weight:g})"] = dict(RC=b0, theta11=1000 * b1, loglik=float(res_free.loglik),
                                                                        converged=bool(res_free.converged))
 lin = {}
 for deg in sorted(set(P.rust_q_degrees) | {P.rust_q_degree}):
-    res_d = fit_iq_learn(c_r, P_r, P.rust_gamma, 1.0, cfg(P.chi2_weight), features=q_basis(S_r, 2, deg))
-    an_d = anchor_normalise_q(res_d.Q, P_r, P.rust_gamma, 1.0, 1, 0.0)
+    res_d = fit_iq_learn(c_r, P_r, P.rust_discount, 1.0, cfg(P.chi2_weight), features=q_basis(S_r, 2, deg))
+    an_d = anchor_normalise_q(res_d.Q, P_r, P.rust_discount, 1.0, 1, 0.0)
     b0, b1 = read_off_linear_cost(an_d.reward[:, 0], xs, w_r)
     lin[deg] = (res_d, an_d)
     rust_rows[f"linear-Q IQ-Learn + anchor (deg {deg}, λ={P.chi2_weight:g})"] = dict(
@@ -432,7 +434,7 @@ for deg, (_, an_d) in lin.items():
     ax.plot(xs[vis], np.asarray(an_d.reward[:, 0])[vis], label=f"linear-Q IQ + anchor, deg {deg}")
 ax.plot(xs[vis], rc_mle - th11 * 1e-3 * xs[vis], "k--", label=f"MLE: RC − θc·x (RC={rc_mle:.2f})")
 ax.set(xlabel="mileage bin x (5,000 miles)", ylabel="normalised keep reward r̂(x, keep)",
-       title=f"Rust data, anchor r(·, replace) = 0, γ={P.rust_gamma:g}")
+       title=f"Rust data, anchor r(·, replace) = 0, γ={P.rust_discount:g}")
 ax.legend(fontsize=7)
 fig.tight_layout()
 save_figure(fig, P.output_dir / "rust_normalised_keep_reward.png")
