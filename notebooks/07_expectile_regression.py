@@ -32,14 +32,14 @@
 output_dir = "outputs/07_expectile_regression"
 seed = 0
 n_samples = 1000
-taus = [0.1, 0.5, 0.7, 0.9, 0.99]
+expectiles = [0.1, 0.5, 0.7, 0.9, 0.99]
 sgd_steps = 2000
-learning_rate = 0.5
+sgd_lr = 0.5
 
 # %% [markdown]
-# `taus` are the expectile levels shown in the loss plot, fitted by gradient descent and drawn on
+# `expectiles` are the expectile levels τ shown in the loss plot, fitted by gradient descent and drawn on
 # the toy state of §4; `n_samples` is the size of the skewed sample; `sgd_steps` and
-# `learning_rate` drive the optax fit of §3. Everything runs in float32 (no tight solves here).
+# `sgd_lr` (the step size of `optax.sgd`) drive the optax fit of §3. Everything runs in float32 (no tight solves here).
 
 # %%
 # %load_ext autoreload
@@ -58,9 +58,9 @@ P = check_parameters(globals(), {
     "output_dir": OutputDir(),
     "seed": Int(0),
     "n_samples": Int(2, 1_000_000),
-    "taus": ListOf(Float(0.0, 1.0, lo_open=True, hi_open=True), min_len=1),
+    "expectiles": ListOf(Float(0.0, 1.0, lo_open=True, hi_open=True), min_len=1),
     "sgd_steps": Int(1, 1_000_000),
-    "learning_rate": Float(0.0, 10.0, lo_open=True),
+    "sgd_lr": Float(0.0, 10.0, lo_open=True),
 })
 T_START = time.perf_counter()
 P
@@ -70,16 +70,12 @@ from iqlib.neural.iql import expectile_loss
 from iqlib.tabular.expectile import expectile
 from iqlib.data.files import save_figure, save_metrics
 from iqlib.notebook.plotting import STYLE, line_plot
+from iqlib.notebook.source import show_source
 
 out = P.output_dir
 key = jax.random.key(P.seed)
 key, sample_key = jax.random.split(key)
-taus = jnp.asarray(P.taus)
-
-
-def tau_key(t):
-    """0.99 -> '0p99' (flat metric names)."""
-    return f"{t:g}".replace(".", "p")
+taus = jnp.asarray(P.expectiles)
 
 
 # %% [markdown]
@@ -89,11 +85,24 @@ def tau_key(t):
 # $$L_2^\tau(u) = |\tau - \mathbb 1(u<0)|\,u^2 .$$
 # A prediction that is too low ($u>0$) costs $\tau\,u^2$, one that is too high costs
 # $(1-\tau)\,u^2$. At $\tau=0.5$ this is half the squared error; for $\tau>0.5$ under-predicting is
-# the expensive mistake, so the minimiser moves up.
+# the expensive mistake, so the minimiser moves up. The library's loss, `iqlib.neural.iql.expectile_loss`
+# (the code IQL's value step runs):
+
+# %%
+show_source(expectile_loss);
+
+# %% [markdown]
+# On a toy input $u = (1, -2, 0)$ at $\tau = 0.7$: $0.7\cdot 1^2$, $0.3\cdot 2^2$ and $0$; at $\tau = 0.5$, $u^2/2$.
+
+# %%
+toy_u = jnp.array([1.0, -2.0, 0.0])
+assert np.allclose(expectile_loss(toy_u, 0.7), [0.7, 1.2, 0.0])
+assert np.allclose(expectile_loss(toy_u, 0.5), 0.5 * toy_u**2)
+print("expectile_loss(", toy_u, ", 0.7) =", expectile_loss(toy_u, 0.7))
 
 # %%
 u = jnp.linspace(-2.0, 2.0, 201)
-fig = line_plot(np.asarray(u), {f"τ = {t:g}": np.asarray(expectile_loss(u, t)) for t in P.taus},
+fig = line_plot(np.asarray(u), {f"τ = {t:g}": np.asarray(expectile_loss(u, t)) for t in P.expectiles},
                 xlabel="u = target − prediction", ylabel="L₂^τ(u)", title="Asymmetric squared loss (IQL Eq. 5)")
 save_figure(fig, out / "expectile_loss.png")
 loss_check = float(jnp.max(jnp.abs(expectile_loss(u, 0.5) - 0.5 * u**2)))
@@ -157,7 +166,7 @@ save_figure(fig, out / "expectile_vs_tau.png")
 # $2\tau$). One `lax.scan` per $\tau$, `vmap`-ed over the $\tau$ list.
 
 # %%
-optimizer = optax.sgd(P.learning_rate)
+optimizer = optax.sgd(P.sgd_lr)
 
 
 def fit_by_gradient_descent(tau):
@@ -178,7 +187,7 @@ def fit_by_gradient_descent(tau):
 m_sgd, sgd_losses = jax.jit(jax.vmap(fit_by_gradient_descent))(taus)
 m_exact = jax.vmap(lambda t: expectile(x, t))(taus)
 sgd_diff = np.abs(np.asarray(m_sgd - m_exact))
-for t, a, b in zip(P.taus, np.asarray(m_sgd), np.asarray(m_exact)):
+for t, a, b in zip(P.expectiles, np.asarray(m_sgd), np.asarray(m_exact)):
     print(f"τ = {t:<5g}  gradient descent {a:.5f}   exact {b:.5f}   |diff| = {abs(a - b):.1e}")
 print(f"max |gradient descent − exact| = {sgd_diff.max():.2e}")
 
@@ -204,7 +213,7 @@ v_099 = float(expectile(q_toy, 0.99, pi_beta))
 v_0999 = float(expectile(q_toy, 0.999, pi_beta))
 never_above = bool(jnp.all(v_dense <= in_support_max + 1e-6))
 print(f"max over the support = {in_support_max}, max over all actions = {overall_max}")
-for t, v in zip(P.taus, np.asarray(v_taus)):
+for t, v in zip(P.expectiles, np.asarray(v_taus)):
     print(f"τ = {t:<5g}  V = expectile_τ(Q; π_β) = {v:.4f}")
 print(f"τ = 0.99: V = {v_099:.4f} (gap to the in-support max {in_support_max - v_099:.4f}); "
       f"τ = 0.999: gap {in_support_max - v_0999:.4f}; V ≤ in-support max for every τ: {never_above}")
@@ -214,7 +223,7 @@ with plt.rc_context(STYLE):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     colors = np.where(np.asarray(support), "C0", "0.7")
     axes[0].bar(range(8), np.asarray(q_toy), color=colors)
-    for t, v in zip(P.taus, np.asarray(v_taus)):
+    for t, v in zip(P.expectiles, np.asarray(v_taus)):
         axes[0].axhline(v, ls="--", lw=1, color=plt.cm.viridis(t), label=f"V at τ = {t:g}")
     axes[0].set(xlabel="action a (grey: never in the data)", ylabel="Q(s, a)", title="Expectile of Q under π_β")
     axes[0].legend(frameon=False, fontsize=7)
@@ -252,8 +261,8 @@ metrics = {
     "expectile_monotone_in_tau": monotone,
     "expectile_below_max": below_max,
     "sgd_vs_exact_max_abs_diff": float(sgd_diff.max()),
-    **{f"sgd_expectile_{tau_key(t)}": float(m) for t, m in zip(P.taus, np.asarray(m_sgd))},
-    **{f"exact_expectile_{tau_key(t)}": float(m) for t, m in zip(P.taus, np.asarray(m_exact))},
+    **{f"sgd_expectile_{t:g}".replace(".", "p"): float(m) for t, m in zip(P.expectiles, np.asarray(m_sgd))},
+    **{f"exact_expectile_{t:g}".replace(".", "p"): float(m) for t, m in zip(P.expectiles, np.asarray(m_exact))},
     "in_support_max": in_support_max,
     "overall_max": overall_max,
     "in_support_max_gap": in_support_max - v_099,

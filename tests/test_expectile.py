@@ -1,4 +1,7 @@
-"""Expectiles (IQL Eq. 5): the loss on hand-computed values, and properties of the exact expectile."""
+"""Expectiles (IQL Eq. 5): the loss on hand-computed values, properties of the exact expectile,
+and a papermill rerun of notebook 07."""
+
+import json
 
 import jax
 import jax.numpy as jnp
@@ -6,6 +9,7 @@ import numpy as np
 import pytest
 
 from iqlib.neural.iql import expectile_loss
+from iqlib.notebook.runner import REPO_ROOT, execute_notebook
 from iqlib.tabular.expectile import expectile
 
 
@@ -64,3 +68,27 @@ def test_expectile_rejects_bad_inputs():
         expectile(jnp.ones(3), 1.0)
     with pytest.raises(ValueError, match="non-negative"):
         expectile(jnp.ones(3), 0.5, weights=jnp.array([1.0, -1.0, 1.0]))
+
+
+# ---------------------------------------------------------------- notebook 07 (papermill)
+NOTEBOOK = REPO_ROOT / "notebooks" / "07_expectile_regression.py"
+
+
+@pytest.mark.notebooks
+def test_notebook_reruns_with_tiny_parameters(tmp_path):
+    out = tmp_path / "07"
+    execute_notebook(NOTEBOOK, out, {"n_samples": 200, "expectiles": [0.5, 0.9], "sgd_steps": 500, "sgd_lr": 0.5})
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["expectiles"] == "0.5,0.9" and metrics["sgd_lr"] == 0.5
+    assert "exact_expectile_0p9" in metrics and "sgd_expectile_0p5" in metrics and "exact_expectile_0p99" not in metrics
+    assert abs(metrics["expectile_0p5_minus_mean"]) < 1e-4 and metrics["loss_half_minus_half_squared_max_abs"] < 1e-6
+    assert metrics["expectile_monotone_in_tau"] and metrics["in_support_value_never_above_support_max"]
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("old, new", [("taus", "expectiles"), ("learning_rate", "sgd_lr")])
+def test_notebook_rejects_the_old_parameter_names(tmp_path, old, new):
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError, match=f"renamed to '{new}'"):
+        execute_notebook(NOTEBOOK, tmp_path / "old", {old: [0.5] if old == "taus" else 0.5})
