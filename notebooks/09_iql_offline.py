@@ -94,6 +94,7 @@ awr_temperature = None
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from iqlib.data.registry import dataset_names
@@ -125,14 +126,54 @@ P
 from iqlib.neural import bc
 from iqlib.core.transitions import episode_returns, normalized_score, top_fraction_episodes
 from iqlib.data.files import save_figure, save_metrics, write_json_atomic
-from iqlib.neural.iql import IQLConfig
+from iqlib.neural.iql import (IQLConfig, awr_actor_loss, awr_weights, critic_loss, expectile_loss, make_update,
+                              td_target, value_loss)
 from iqlib.neural.iql_train import make_train
 from iqlib.data.registry import load_offline
 from iqlib.notebook.plotting import bar_table, curves_with_bands
+from iqlib.notebook.source import show_source
 
 out = P.output_dir
 HIDDEN = (P.hidden, P.hidden)
 EVAL_SEED = 2_000_000 + 1000 * P.seed  # reset seeds seed + i, disjoint from the data scripts'
+
+# %% [markdown]
+# ## The equations in code
+#
+# The library's own losses (`iqlib.neural.iql`), the code the training below runs: Eq. 5 is
+# `value_loss` (the mean of `expectile_loss` $L_2^\tau$ of $\min_i Q_{\hat\phi_i}(s,a) - V_\psi(s)$);
+# Eq. 7 is `awr_weights` $\min(e^{\beta A}, 100)$ times $\log\pi_\theta(a|s)$ in `awr_actor_loss`;
+# Eq. 6 is `critic_loss` toward `td_target` $r + \gamma(1-d)V_\psi(s')$:
+
+# %%
+show_source(expectile_loss, value_loss, awr_weights, awr_actor_loss, td_target, critic_loss);
+
+# %% [markdown]
+# One update, built by `make_update`: V → π → Q → target, with π and Q both reading the freshly
+# updated V and the advantage computed from the target twins. `make_train` (`iqlib.neural.iql_train`)
+# draws each minibatch and runs this `update` in compiled chunks.
+
+# %%
+show_source(make_update);
+
+# %% [markdown]
+# The pieces on toy inputs: at $\tau = 0.5$ the value loss is half the mean squared error; at
+# $\tau = 0.7$ an under-estimate ($u = 1$) costs $0.7\,u^2$ and an over-estimate ($u = -2$) $0.3\,u^2$;
+# AWR weights are $e^{\beta A}$ until they clip at `max_weight`; only a terminal stops the TD
+# bootstrap; the twins' squared errors are summed; the actor loss is the weighted negative log-likelihood.
+
+# %%
+q_toy, v_toy = jnp.array([1.0, -2.0]), jnp.zeros(2)  # u = q − v = (1, −2)
+assert np.isclose(value_loss(v_toy, q_toy, 0.5), 0.5 * np.mean((q_toy - v_toy) ** 2))
+assert np.isclose(value_loss(v_toy, q_toy, 0.7), (0.7 * 1.0 + 0.3 * 4.0) / 2)
+w_toy = awr_weights(jnp.array([0.0, 1.0, 10.0]), 3.0, max_weight=100.0)
+assert np.allclose(w_toy, [1.0, np.exp(3.0), 100.0], rtol=1e-6)  # e^30 clips at 100
+assert np.allclose(td_target(jnp.ones(2), jnp.array([0.0, 1.0]), jnp.full(2, 10.0), 0.9), [10.0, 1.0])
+q_twins = jnp.array([[1.0, 2.0], [3.0, 4.0]])  # (2 critics, B = 2), target y = 1
+assert np.isclose(critic_loss(q_twins, jnp.ones(2)), ((0**2 + 2**2) + (1**2 + 3**2)) / 2)
+assert np.isclose(awr_actor_loss(jnp.array([-1.0, -2.0]), jnp.array([1.0, 2.0])), (1.0 + 4.0) / 2)
+print("value loss (τ 0.5, 0.7):", float(value_loss(v_toy, q_toy, 0.5)), float(value_loss(v_toy, q_toy, 0.7)),
+      "| AWR weights:", np.asarray(w_toy))
 
 # %% [markdown]
 # ## The datasets

@@ -374,3 +374,11 @@ def test_notebook_reruns_with_tiny_parameters(tmp_path):
     curves = json.loads((out / "curves_cartpole-mixed.json").read_text())
     assert curves["steps"] == [100, 200] and np.asarray(curves["iql"]).shape == (2, 2)
     assert np.mean(np.asarray(curves["iql"])[:, -1]) == pytest.approx(metrics["cartpole-mixed_iql_score_mean"])
+
+
+@pytest.mark.notebooks
+def test_notebook_rejects_the_old_parameter_name(tmp_path):
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError, match="renamed to 'awr_temperature'"):
+        execute_notebook(NOTEBOOK, tmp_path / "old", {"temperature": 3.0})
