@@ -11,14 +11,13 @@ Peak memory is the process's ``ru_maxrss`` after each row (monotone: it includes
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from iqlib.core.replay import ReplayBuffer
 from iqlib.core.transitions import Transitions
-from iqlib.neural.iq_learn_online import IQLearnOnlineConfig, make_iq_update
-from iqlib.neural.online import make_carry, replay_add
-from iqlib.neural.sac import init_sac
-from iqlib.core.training import make_chunk
+from iqlib.neural.iq_learn_online import IQLearnOnlineConfig, init_sac, make_update
+from iqlib.neural.iq_learn_online_train import demo_data, mix_demos
+from iqlib.neural.online import make_update_chunk
 
 from _harness import median, peak_rss_mb, time_steps
 
@@ -33,14 +32,13 @@ def synthetic(n, rng):
 
 
 def carry_for(n_seeds, config, rng):
-    nets, _ = init_sac(jax.random.key(0), OBS, ACT, config.sac_config())
-    learner = jax.vmap(lambda k: init_sac(k, OBS, ACT, config.sac_config())[1])(jax.random.split(jax.random.key(1), n_seeds))
+    """``(nets, (learner, keys), buffer, shared demos)`` of ``n_seeds`` seeds, the replay full."""
+    nets, _ = init_sac(jax.random.key(0), OBS, ACT, config)
+    learner = jax.vmap(lambda k: init_sac(k, OBS, ACT, config)[1])(jax.random.split(jax.random.key(1), n_seeds))
     demos = synthetic(N_DEMO, rng)._replace(episode_start=np.eye(1, N_DEMO, dtype=np.float32)[0])
-    carry = make_carry(learner, n_seeds, N_REPLAY, {"obs_dim": OBS, "action_dim": ACT, "discrete": False}, demos,
-                       jax.random.key(2))
-    rows = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(jnp.asarray(x), (n_seeds, *x.shape)), synthetic(N_REPLAY, rng))
-    carry = carry._replace(replay=replay_add(carry.replay, rows, 0), size=jnp.full((n_seeds,), N_REPLAY, jnp.int32))
-    return nets, carry
+    buffer = ReplayBuffer(N_REPLAY, OBS, (ACT,), n_seeds=n_seeds)
+    buffer.add(**{k: np.broadcast_to(v, (n_seeds, *v.shape)) for k, v in synthetic(N_REPLAY, rng)._asdict().items()})
+    return nets, (learner, jax.random.split(jax.random.key(2), n_seeds)), buffer, demo_data(demos)
 
 
 def main():
@@ -51,9 +49,10 @@ def main():
     print(f"{'seeds':>5} {'compile+first [s]':>18} {'chunk [s]':>10} {'updates/s (all seeds)':>22} "
           f"{'per seed':>9} {'peak RSS [MiB]':>15}")
     for n_seeds in (1, 8):
-        nets, carry = carry_for(n_seeds, config, rng)
-        chunk = make_chunk(make_iq_update(nets, config), CHUNK, vmap_seeds=True)
-        carry, m, first, times = time_steps(chunk, carry, REPEATS)
+        nets, carry, buffer, shared = carry_for(n_seeds, config, rng)
+        chunk = make_update_chunk(make_update(nets, config), mix_demos(config.batch_size), CHUNK)
+        data, size = buffer.device_view()
+        carry, m, first, times = time_steps(lambda c: chunk(c, data, size, shared), carry, REPEATS)
         best = median(times)
         rate = n_seeds * CHUNK / best
         print(f"{n_seeds:>5} {first:>18.2f} {best:>10.3f} {rate:>22.1f} {rate / n_seeds:>9.1f} {peak_rss_mb():>15.0f}")

@@ -32,7 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from iqlib.core.transitions import Transitions  # noqa: E402
 from iqlib.data.datasets import save_dataset  # noqa: E402
-from iqlib.neural.dqn import DQNConfig, expert_path, load_expert, make_act, save_expert, train_dqn  # noqa: E402
+from iqlib.data.experts import expert_path, load_dqn_expert, save_dqn_expert  # noqa: E402
+from iqlib.neural.acting import epsilon_greedy_act  # noqa: E402
+from iqlib.neural.dqn import DQNConfig, train_dqn  # noqa: E402
 from iqlib.core.envs import env_spec, evaluate, make_env  # noqa: E402
 from iqlib.data.files import load_provenance  # noqa: E402
 
@@ -42,15 +44,15 @@ from iqlib.data.files import load_provenance  # noqa: E402
 #: transition, hard target copy every 250 steps ≈ Polyak rate 1/250), adapted to 4
 #: lockstep environments and Polyak averaging.
 CONFIGS = {
-    "CartPole-v1": DQNConfig(total_steps=60_000, n_envs=4, hidden=(256, 256), learning_rate=2.3e-3,
+    "CartPole-v1": DQNConfig(total_steps=60_000, n_envs=4, hidden=(256, 256), critic_lr=2.3e-3,
                              batch_size=64, buffer_size=100_000, learning_starts=1_000, target_rate=0.01,
                              train_freq=16, updates_per_block=32, eps_end=0.04, eps_fraction=0.16,
                              eval_every=2_500, eval_episodes=20, stop_return=500.0),
-    "Acrobot-v1": DQNConfig(total_steps=100_000, n_envs=4, hidden=(256, 256), learning_rate=6.3e-4,
+    "Acrobot-v1": DQNConfig(total_steps=100_000, n_envs=4, hidden=(256, 256), critic_lr=6.3e-4,
                             batch_size=128, buffer_size=50_000, learning_starts=1_000, target_rate=0.004,
                             train_freq=4, updates_per_block=16, eps_end=0.05, eps_fraction=0.12,
                             eval_every=5_000, eval_episodes=20),
-    "LunarLander-v3": DQNConfig(total_steps=200_000, n_envs=4, hidden=(256, 256), learning_rate=6.3e-4,
+    "LunarLander-v3": DQNConfig(total_steps=200_000, n_envs=4, hidden=(256, 256), critic_lr=6.3e-4,
                                 batch_size=128, buffer_size=100_000, learning_starts=1_000, target_rate=0.004,
                                 train_freq=4, updates_per_block=16, eps_end=0.05, eps_fraction=0.12,
                                 eval_every=10_000, eval_episodes=20),
@@ -89,7 +91,7 @@ def concat(parts: list[Transitions]) -> Transitions:
 
 
 def policy_act(graphdef, params, eps: float):
-    act = make_act(graphdef)
+    act = epsilon_greedy_act(graphdef)
     return lambda obs, key: act(params, obs, key, eps)
 
 
@@ -106,8 +108,8 @@ def collect_budget(env_id, act, n_transitions, seed, key, batch=20) -> Transitio
 def train_or_load(env_id: str, seed: int, skip_train: bool, command: str, experts_dir):
     cfg = CONFIGS[env_id]
     if skip_train:
-        g, p = load_expert(env_id, experts_dir)
-        gm, pm = load_expert(env_id, experts_dir, checkpoint="medium")
+        g, p = load_dqn_expert(env_id, experts_dir)
+        gm, pm = load_dqn_expert(env_id, experts_dir, checkpoint="medium")
         return g, p, pm, load_provenance(expert_path(env_id, experts_dir))
     snapshots = []
     g, p, hist = train_dqn(env_id, cfg, seed=seed, verbose=True,
@@ -150,7 +152,7 @@ def main(argv=None):
         print(f"[{env_id}] expert greedy {rets.mean():.1f} ± {rets.std():.1f} ({EVAL_EPISODES} episodes); "
               f"intermediate {mrets.mean():.1f} ± {mrets.std():.1f}", flush=True)
         if not args.skip_train:
-            save_expert(env_id, p, CONFIGS[env_id].hidden, prov, root / "experts", medium_params=pm)
+            save_dqn_expert(env_id, p, CONFIGS[env_id].hidden, prov, root / "experts", medium_params=pm)
         train_info = {k: prov[k] for k in ("training_steps", "training_updates", "training_wall_time_s", "seed")}
         common = {"env_id": env_id, "gymnasium_version": gym.__version__, "generated_by": command,
                   "seed": args.seed, "expert_file": f"data/experts/{env_id}.npz",

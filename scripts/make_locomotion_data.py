@@ -22,6 +22,7 @@ Usage: ``python scripts/make_locomotion_data.py --envs Pendulum-v1 Hopper-v5 --s
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import pathlib
 import shlex
@@ -41,7 +42,9 @@ from iqlib.core.transitions import Transitions, episode_bounds, episode_returns 
 from iqlib.data.datasets import save_dataset  # noqa: E402
 from iqlib.core.envs import env_spec, evaluate, make_env  # noqa: E402
 from iqlib.data.files import read_json, write_json_atomic  # noqa: E402
-from iqlib.neural.sac import SACConfig, deterministic_act, load_actor, save_actor, stochastic_act, train_sac  # noqa: E402
+from iqlib.data.experts import expert_path, load_actor, save_actor  # noqa: E402
+from iqlib.neural.acting import tanh_gaussian_act  # noqa: E402
+from iqlib.neural.sac import SACConfig, train_sac  # noqa: E402
 
 DEFAULT_STEPS = {"Pendulum-v1": 20_000, "Hopper-v5": 300_000, "HalfCheetah-v5": 200_000}
 CONFIGS = {  # learning_starts: 5k for MuJoCo; 2k for Pendulum (a 20k-step budget, 200-step episodes)
@@ -53,6 +56,16 @@ DATASET_SIZE = {"Hopper-v5": 100_000, "HalfCheetah-v5": 80_000}  # float32: ~96 
 OFFLINE_NAMES = {"Hopper-v5": "hopper", "HalfCheetah-v5": "halfcheetah"}
 D4RL_NOTE = ("reference returns are this project's own (uniform random policy; our SAC expert, deterministic), "
              "not D4RL's (D4RL Hopper: random -20.27, expert 3234.3; HalfCheetah: -280.18 / 12135.0)")
+
+
+def deterministic_act(actor_def, params):
+    """``act(obs: (n, O), key) -> tanh(mean)`` of a SAC actor (:func:`iqlib.neural.acting.tanh_gaussian_act`)."""
+    return functools.partial(tanh_gaussian_act(actor_def, True), params)
+
+
+def stochastic_act(actor_def, params):
+    """``act(obs: (n, O), key) -> a ~ π(·|s)`` of a SAC actor."""
+    return functools.partial(tanh_gaussian_act(actor_def, False), params)
 
 
 def work_dir(env_id: str, seed: int) -> pathlib.Path:
@@ -100,7 +113,7 @@ def train(env_id: str, seed: int, steps: int, wall_minutes: float | None) -> Non
 
 
 def collect(env_id: str, act, n_max: int, seed: int, key, n_episodes: int | None = None) -> Transitions:
-    """Whole episodes of ``act(obs: (O,), key) -> action`` totalling ≤ ``n_max`` transitions
+    """Whole episodes of ``act(obs: (n, O), key) -> (n, A)`` (one env, n = 1) totalling ≤ ``n_max`` transitions
     (or exactly ``n_episodes`` episodes).
 
     Episode i resets with seed ``seed + i``; terminal = terminated, timeout = truncated.
@@ -112,7 +125,7 @@ def collect(env_id: str, act, n_max: int, seed: int, key, n_episodes: int | None
         ep = []
         while True:
             key, k = jax.random.split(key)
-            action = np.asarray(act(obs.astype(np.float32), k), np.float32)
+            action = np.asarray(act(obs.astype(np.float32)[None], k), np.float32)[0]
             next_obs, reward, terminated, truncated, _ = env.step(action)
             ep.append((obs, action, reward, next_obs, terminated, truncated and not terminated, not ep))
             obs = next_obs
@@ -179,7 +192,7 @@ def make_data(env_id: str, seed: int, dataset_size: int, command: str) -> dict:
     expert_desc = f"SAC expert after {s_exp['step']} env steps"
     summary = {"env_id": env_id, "expert_step": s_exp["step"], "expert_return_mean": ref_expert,
                "expert_return_std": float(exp_rets.std()), "random_return_mean": ref_random, **base}
-    save_actor(ROOT / "data" / "experts" / f"{env_id}.npz", exp_params,
+    save_actor(expert_path(env_id), exp_params,
                {**base, **refs, "hidden": list(CONFIGS[env_id].hidden), "step": s_exp["step"],
                 "policy": expert_desc + "; TanhGaussianActor params (flattened nnx State, '/'-joined keys)",
                 "eval_returns": exp_rets.tolist()})

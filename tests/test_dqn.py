@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import pathlib
 import shutil
 
@@ -12,9 +13,11 @@ import pytest
 
 from iqlib.core.transitions import Transitions, episode_bounds
 from iqlib.data.datasets import load_dataset
-from iqlib.neural.dqn import (DQNConfig, dqn_loss, double_dqn_target, greedy_act, load_expert, make_optimizer,
-                       make_update, soft_q_target, train_dqn)
-from iqlib.data.experts import flatten_params, unflatten_params
+from iqlib.core.replay import sample
+from iqlib.neural.acting import epsilon_greedy_act, greedy_act
+from iqlib.neural.dqn import (DQNConfig, dqn_loss, double_dqn_target, make_optimizer, make_update, soft_q_target,
+                              train_dqn)
+from iqlib.data.experts import flatten_params, load_dqn_expert as load_expert, unflatten_params
 from iqlib.core.envs import evaluate
 from iqlib.data.files import load_provenance
 from iqlib.core.nets import QNetwork, apply, init_params
@@ -77,32 +80,59 @@ def _carry(cfg, key=0):
     rng = np.random.default_rng(0)
     data = _batch(rng.normal(size=(16, 3)), rng.integers(0, 2, 16), rng.normal(size=16), rng.normal(size=(16, 3)),
                   np.zeros(16), np.zeros(16))
-    return graphdef, tx, (create_train_state(params, tx), target, jax.random.key(5), data, jnp.int32(16))
+    return graphdef, tx, ((create_train_state(params, tx), target), jax.random.key(5)), data, jnp.int32(16)
+
+
+def _chunk(graphdef, cfg, tx, data, size, k):
+    """k updates of make_update on uniform minibatches of ``data`` in one compiled scan."""
+    update = make_update(graphdef, cfg, tx)
+
+    def step(carry):
+        learner, key = carry
+        key, kb = jax.random.split(key)
+        learner, metrics = update(learner, sample(kb, data, size, cfg.batch_size))
+        return (learner, key), metrics
+
+    return make_chunk(step, k)
 
 
 def test_polyak_moves_target_by_rate_every_update_inside_chunk():
     # learning rate ~0: the online net stays put, so after k updates in one compiled chunk
     # the target is online + (1 − ρ)^k (target0 − online): Polyak on every step, not once per chunk
-    cfg = DQNConfig(target_rate=0.1, learning_rate=1e-30, max_grad_norm=0.0, batch_size=4)
-    graphdef, tx, carry = _carry(cfg)
-    online = jax.tree_util.tree_map(np.asarray, carry[0].params)
-    target0 = jax.tree_util.tree_map(np.asarray, carry[1])
-    chunk = make_chunk(make_update(graphdef, cfg, tx), 3)
-    (state, target, *_), metrics = chunk(carry)
+    cfg = DQNConfig(target_rate=0.1, critic_lr=1e-30, max_grad_norm=0.0, batch_size=4)
+    graphdef, tx, carry, data, size = _carry(cfg)
+    online = jax.tree_util.tree_map(np.asarray, carry[0][0].params)
+    target0 = jax.tree_util.tree_map(np.asarray, carry[0][1])
+    chunk = _chunk(graphdef, cfg, tx, data, size, 3)
+    ((state, target), _), metrics = chunk(carry)
     assert np.asarray(metrics["loss"]).shape == (3,)
     expected = jax.tree_util.tree_map(lambda t, o: o + 0.9**3 * (t - o), target0, online)
     for a, b in zip(jax.tree_util.tree_leaves(target), jax.tree_util.tree_leaves(expected)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     # with a real step size, one update: target1 = 0.9 target0 + 0.1 online1
-    cfg = DQNConfig(target_rate=0.1, learning_rate=1e-2, batch_size=4)
-    graphdef, tx, carry = _carry(cfg)
-    target0 = jax.tree_util.tree_map(np.asarray, carry[1])
-    online0 = jax.tree_util.tree_map(np.asarray, carry[0].params)
-    (state, target, *_), _ = make_chunk(make_update(graphdef, cfg, tx), 1)(carry)
+    cfg = DQNConfig(target_rate=0.1, critic_lr=1e-2, batch_size=4)
+    graphdef, tx, carry, data, size = _carry(cfg)
+    target0 = jax.tree_util.tree_map(np.asarray, carry[0][1])
+    online0 = jax.tree_util.tree_map(np.asarray, carry[0][0].params)
+    ((state, target), _), _ = _chunk(graphdef, cfg, tx, data, size, 1)(carry)
     moved = [np.abs(a - b).max() for a, b in zip(jax.tree_util.tree_leaves(state.params), jax.tree_util.tree_leaves(online0))]
     assert max(moved) > 1e-4
     for t1, t0, o1 in zip(*(jax.tree_util.tree_leaves(x) for x in (target, target0, state.params))):
         np.testing.assert_allclose(t1, 0.9 * t0 + 0.1 * np.asarray(o1), rtol=1e-5, atol=1e-7)
+
+
+def test_epsilon_greedy_act_explores_with_probability_eps():
+    graphdef, params = init_params(lambda r: QNetwork(3, 4, (8,), rngs=r), jax.random.key(0))
+    obs = jax.random.normal(jax.random.key(1), (4000, 3))
+    greedy = np.asarray(greedy_act(graphdef)(params, obs, jax.random.key(2)))
+    np.testing.assert_array_equal(greedy, np.asarray(apply(graphdef, params, obs)).argmax(-1))
+    act = epsilon_greedy_act(graphdef)
+    np.testing.assert_array_equal(act(params, obs, jax.random.key(3), 0.0), greedy)
+    explored = np.asarray(act(params, obs, jax.random.key(3), 0.5))
+    assert abs(np.mean(explored != greedy) - 0.5 * 3 / 4) < 0.03  # a uniform action is greedy w.p. 1/4
+    seeds = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), params)  # (S, B, O) with seed-batched params
+    both = np.asarray(act(seeds, jnp.stack([obs, obs]), jax.random.key(4), 0.0))
+    assert both.shape == (2, 4000) and np.all(both == greedy)
 
 
 def test_config_validation_and_epsilon_schedule():
@@ -117,11 +147,12 @@ def test_config_validation_and_epsilon_schedule():
 
 
 def test_train_dqn_runs_and_flatten_round_trip():
-    cfg = DQNConfig(total_steps=256, n_envs=2, hidden=(16,), learning_starts=64, train_freq=8,
+    # blocks of 8 lockstep steps × 2 envs = 16 transitions; updates after every block past the 48 random ones
+    cfg = DQNConfig(total_steps=256, n_envs=2, hidden=(16,), learning_starts=48, train_freq=8,
                     updates_per_block=4, batch_size=16, eval_every=128, eval_episodes=2)
     graphdef, params, hist = train_dqn("CartPole-v1", cfg, seed=0)
     assert hist["step"] == [128, 256] and hist["steps_done"] == 256
-    assert hist["updates"] == 4 * ((256 - 64) // 16 + 1)
+    assert hist["updates"] == 4 * ((256 - 48) // 16)
     flat = flatten_params(params)
     assert set(flat) == {"net/hidden/0/kernel", "net/hidden/0/bias", "net/out/kernel", "net/out/bias"}
     back = unflatten_params(params, flat)
@@ -149,7 +180,7 @@ def test_cartpole_demos_are_timeouts_and_expert_reproduces_them():
     t, _ = load_dataset(DATA / "demos" / "CartPole-v1.npz")
     assert t.timeout.sum() == 30 and t.terminal.sum() == 0 and len(t.reward) == 30 * 500
     graphdef, params = load_expert("CartPole-v1")
-    act = greedy_act(graphdef, params)
+    act = functools.partial(greedy_act(graphdef), params)
     ep0 = slice(0, 500)  # demo episode 0 was reset with seed 0 + 1000
     actions = np.asarray(act(t.obs[ep0], jax.random.key(0)))
     assert np.mean(actions == t.action[ep0]) >= 0.99

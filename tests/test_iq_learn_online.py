@@ -15,13 +15,13 @@ from iqlib.core.transitions import Transitions
 from iqlib.data.datasets import save_dataset
 from iqlib.neural.iq_learn_lfo import (IQLearnLfOConfig, init_lfo, lfo_loss, predicted_next_obs, qss_input,
                                 train_iq_learn_lfo)
-from iqlib.neural.iq_learn_online import (IQLearnOnlineConfig, absorbing_value, iq_critic_terms, make_iq_update, sampled_soft_value,
-                                   train_iq_learn_online)
+from iqlib.neural.iq_learn_online import (IQLearnOnlineConfig, absorbing_value, init_sac, iq_critic_terms, make_update,
+                                          sampled_soft_value)
+from iqlib.neural.iq_learn_online_train import demo_data, mix_demos, train_iq_learn_online
 from iqlib.core.nets import DoubleCritic, TanhGaussianActor, init_params
-from iqlib.neural.online import load_demos, make_carry, replay_add, replay_init
+from iqlib.core.replay import ReplayBuffer
+from iqlib.neural.online import load_demos, make_update_chunk
 from iqlib.notebook.runner import execute_notebook
-from iqlib.neural.sac import init_sac
-from iqlib.core.training import make_chunk
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "06_iq_learn_online_continuous.py"
 
@@ -97,32 +97,35 @@ def test_sampled_soft_value_matches_tanh_gaussian_entropy():
     assert float(jnp.mean(w2 - w1)) == pytest.approx(2.0, abs=1e-5)
 
 
-def _bandit_carry(config, n_rows=256, expert_action=0.5, seed=0):
-    """One state, one step (terminal): demos always take `expert_action`, the replay is uniform."""
+def _bandit_carry(config, n_rows=256, expert_action=0.5, seed=0, n_seeds=6):
+    """One state, one step (terminal): demos always take `expert_action`, the replay is uniform.
+
+    Returns ``(carry, buffer, demos)``: the (learner, key) carry of ``n_seeds`` seeds and their replay."""
     rng = np.random.default_rng(seed)
     obs = np.ones((n_rows, 2), np.float32)
     ones, zeros = np.ones(n_rows, np.float32), np.zeros(n_rows, np.float32)
     demos = Transitions(obs, np.full((n_rows, 1), expert_action, np.float32), zeros, obs, ones, zeros, ones)
-    spec = {"obs_dim": 2, "action_dim": 1, "discrete": False}
-    _, learner = init_sac(jax.random.key(seed), 2, 1, config.sac_config())
-    learner = jax.tree_util.tree_map(lambda x: x[None], learner)
-    carry = make_carry(learner, 1, n_rows, spec, demos, jax.random.key(seed + 1))
+    learner = jax.vmap(lambda k: init_sac(k, 2, 1, config)[1])(jax.random.split(jax.random.key(seed), n_seeds))
+    buffer = ReplayBuffer(n_rows, 2, (1,), n_seeds=n_seeds)
     replay = Transitions(obs, rng.uniform(-1, 1, (n_rows, 1)).astype(np.float32), zeros, obs, ones, zeros, ones)
-    replay = replay_add(carry.replay, jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], replay), 0)
-    return carry._replace(replay=replay, size=jnp.full((1,), n_rows, jnp.int32))
+    buffer.add(**{k: np.broadcast_to(v, (n_seeds, *v.shape)) for k, v in replay._asdict().items()})
+    return (learner, jax.random.split(jax.random.key(seed + 1), n_seeds)), buffer, demos
 
 
 def test_iq_update_recovers_the_expert_action_on_a_bandit():
     """One state, terminal after one step: the actor (mean) must move from ~0 to the demo action 0.5,
-    and the implicit reward of demo rows must exceed that of uniform replay rows."""
+    and the implicit reward of demo rows must exceed that of uniform replay rows. Six seeds vmapped,
+    1,000 updates: one seed's action after 400 updates scatters by ±0.2 or more around 0.5 (an
+    occasional seed is still far off), so the seed mean is checked, and every seed loosely."""
     config = IQLearnOnlineConfig(hidden=(32, 32), actor_lr=3e-3, critic_lr=3e-3, batch_size=64)
-    nets, _ = init_sac(jax.random.key(0), 2, 1, config.sac_config())
-    carry = _bandit_carry(config)
-    chunk = make_chunk(make_iq_update(nets, config), 400, vmap_seeds=True)
-    carry, metrics = chunk(carry)
-    assert metrics["expert_reward"][0, -1] > metrics["policy_reward"][0, -1]
-    mean, _ = jax.vmap(lambda p: nnx.merge(nets.actor_def, p)(jnp.ones((1, 2))))(carry.learner.actor.params)
-    assert float(jnp.tanh(mean).squeeze()) == pytest.approx(0.5, abs=0.15)
+    nets, _ = init_sac(jax.random.key(0), 2, 1, config)
+    carry, buffer, demos = _bandit_carry(config)
+    chunk = make_update_chunk(make_update(nets, config), mix_demos(config.batch_size), 1000)
+    (learner, _), metrics = chunk(carry, *buffer.device_view(), demo_data(demos))
+    assert np.all(metrics["expert_reward"][:, -1] > metrics["policy_reward"][:, -1])
+    mean, _ = jax.vmap(lambda p: nnx.merge(nets.actor_def, p)(jnp.ones((1, 2))))(learner.actor.params)
+    assert float(jnp.tanh(mean).mean()) == pytest.approx(0.5, abs=0.15)
+    assert np.all(np.abs(np.tanh(np.asarray(mean)).ravel() - 0.5) < 0.35)
 
 
 def test_absorbing_value_is_the_chi2_optimum_of_a_policy_only_self_loop():
@@ -170,12 +173,17 @@ def test_lfo_loss_ignores_demo_actions_but_not_replay_actions(action_model):
 
 
 def test_replay_add_wraps_around():
-    data = replay_init(2, 5, 3, ())
-    rows = Transitions(*(jnp.broadcast_to(jnp.arange(4.0).reshape(1, 4, *([1] * k)), (2, 4, *([3] * k)))
-                         for k in (1, 0, 0, 1, 0, 0, 0)))
-    data = replay_add(data, rows, 3)
+    buffer = ReplayBuffer(5, 3, (), n_seeds=2)
+    block = lambda n, x: Transitions(*(jnp.broadcast_to(x.reshape(1, n, *([1] * k)), (2, n, *([3] * k)))  # noqa: E731
+                                       for k in (1, 0, 0, 1, 0, 0, 0)))
+    buffer.add(**block(3, jnp.zeros(3))._asdict())  # the next write starts at ring position 3
+    buffer.add(**block(4, jnp.arange(4.0))._asdict())
+    data = buffer.data
     np.testing.assert_array_equal(data.reward[0], [2, 3, 0, 0, 1])
     assert data.action.dtype == jnp.int32 and data.obs.shape == (2, 5, 3)
+    assert buffer.size == 5 and np.asarray(buffer.device_view()[1]).tolist() == [5, 5]
+    np.testing.assert_array_equal(buffer.arrays().reward[1], [0, 0, 1, 2, 3])  # oldest first
+    np.testing.assert_array_equal(buffer.of_seed(1).arrays().reward, [0, 0, 1, 2, 3])
 
 
 @pytest.fixture(scope="module")

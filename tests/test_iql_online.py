@@ -9,9 +9,10 @@ import pytest
 
 from iqlib.neural.offline import sample_batch
 from iqlib.core.transitions import Transitions
-from iqlib.neural.iql import IQLConfig, make_train, td_target
-from iqlib.neural.iql_finetune import (finetune, init_buffer, make_online_chunk, reward_transform,
-                              train_from_scratch)
+from iqlib.neural.iql import IQLConfig, td_target
+from iqlib.neural.iql_finetune import finetune, init_buffer, reward_transform, train_from_scratch, uniform_view
+from iqlib.neural.iql_train import make_train
+from iqlib.neural.online import make_update_chunk
 from iqlib.data.registry import load_offline
 from iqlib.notebook.runner import REPO_ROOT, execute_notebook
 
@@ -68,8 +69,10 @@ def test_online_chunk_samples_uniformly_from_the_filled_rows():
         key, k = jax.random.split(key)
         return key, sample_batch(k, view, 256).reward
 
-    chunk = make_online_chunk(update, 40, 256)
-    _, drawn = chunk(jax.random.key(0), data, jnp.asarray(size), jax.random.key(1))
+    chunk = make_update_chunk(update, uniform_view(256), 40)  # one seed: leading axes of length 1
+    seeded = jax.tree_util.tree_map(lambda x: x[None], data)
+    _, drawn = chunk((jax.random.split(jax.random.key(0), 1), jax.random.split(jax.random.key(1), 1)), seeded,
+                     jnp.asarray([size]))
     drawn = np.asarray(drawn).ravel()  # 40 × 256 draws
     assert drawn.max() < size and drawn.min() >= 0  # never an unfilled row
     counts = np.bincount(drawn.astype(int), minlength=size)

@@ -14,11 +14,18 @@ from iqlib.core.transitions import Transitions, episode_returns
 from iqlib.data.datasets import load_dataset
 from iqlib.core.nets import tanh_gaussian_sample
 from iqlib.core.envs import evaluate
+from iqlib.data.experts import load_sac_expert
 from iqlib.data.files import load_npz_verified, load_provenance
 from iqlib.notebook.runner import REPO_ROOT
-from iqlib.neural.sac import (SACConfig, critic_loss, deterministic_act, init_sac, load_expert, sac_update,
-                       temperature_loss, train_sac)
+from iqlib.neural.acting import tanh_gaussian_act
+from iqlib.neural.iq_learn_online import init_sac, sac_update, temperature_loss
+from iqlib.neural.sac import SACConfig, critic_loss, train_sac
 from iqlib.core.training import make_chunk
+
+
+def deterministic_act(actor_def, params):
+    """tanh(mean) of a SAC actor as the ``act(obs, key)`` of :func:`iqlib.core.envs.evaluate`."""
+    return lambda obs, key: tanh_gaussian_act(actor_def, True)(params, obs, key)
 
 
 def test_tanh_gaussian_log_prob_matches_numerical_change_of_variables(x64):
@@ -44,7 +51,7 @@ def _set(params, path, value):
 
 def _constant_nets(c1, c2, t1, t2, mean, raw, obs_dim=3, action_dim=1, alpha=0.5):
     """Critics Q1 ≡ c1, Q2 ≡ c2, targets ≡ t1, t2; actor with constant mean and raw log-std."""
-    nets, state = init_sac(jax.random.key(0), obs_dim, action_dim, SACConfig(init_temperature=alpha))
+    nets, state = init_sac(jax.random.key(0), obs_dim, action_dim, SACConfig(entropy_temperature=alpha))
     for params, (a, b) in ((state.critic.params, (c1, c2)), (state.target_critic, (t1, t2))):
         for q, c in (("q1", a), ("q2", b)):
             _set(params, (q, "out", "kernel"), np.zeros((256, 1)))
@@ -55,7 +62,7 @@ def _constant_nets(c1, c2, t1, t2, mean, raw, obs_dim=3, action_dim=1, alpha=0.5
 
 
 def test_critic_target_hand_computed():
-    cfg = SACConfig(discount=0.9, init_temperature=0.5)
+    cfg = SACConfig(discount=0.9, entropy_temperature=0.5)
     nets, state = _constant_nets(c1=1.0, c2=3.0, t1=2.0, t2=1.5, mean=0.2, raw=0.0)
     batch = Transitions(obs=jnp.ones((3, 3)), action=jnp.zeros((3, 1)), reward=jnp.array([1.0, -2.0, 0.5]),
                         next_obs=jnp.zeros((3, 3)), terminal=jnp.array([0.0, 1.0, 0.0]),
@@ -80,20 +87,17 @@ def test_temperature_gradient_sign(logp, alpha_grows):
 
 
 def test_polyak_runs_inside_the_compiled_chunk():
-    cfg = SACConfig(tau=0.1)
+    cfg = SACConfig(target_rate=0.1)
     nets, state = _constant_nets(c1=1.0, c2=3.0, t1=2.0, t2=1.5, mean=0.0, raw=0.0)
     frozen = lambda p, st, b, k, n, c: (0.0 * sum(jnp.sum(x) for x in jax.tree_util.tree_leaves(p)), {})
     batch = Transitions(jnp.ones((4, 3)), jnp.zeros((4, 1)), jnp.zeros(4), jnp.ones((4, 3)), jnp.zeros(4),
                         jnp.zeros(4), jnp.zeros(4))
 
-    def update(carry):
-        st, k = carry
-        k, k1 = jax.random.split(k)
-        st, m = sac_update(st, batch, k1, nets, cfg, critic_loss_fn=frozen)
-        return (st, k), m
+    def update(st):
+        return sac_update(st, batch, nets, cfg, critic_loss_fn=frozen)
 
     k = 5
-    (out, _), _ = make_chunk(update, k)((state, jax.random.key(1)))
+    out, _ = make_chunk(update, k)(state)
     q1 = nnx.to_pure_dict(out.target_critic)["q1"]["out"]["bias"]
     q2 = nnx.to_pure_dict(out.target_critic)["q2"]["out"]["bias"]
     # critic params stay fixed, so after k per-update averagings: target = c + (1 − τ)^k (t0 − c)
@@ -103,8 +107,9 @@ def test_polyak_runs_inside_the_compiled_chunk():
 
 
 def test_tiny_pendulum_run_beats_random():
-    # 1,800 updates at a higher learning rate than the paper's, to keep the test tiny
-    cfg = SACConfig(actor_lr=1e-3, critic_lr=1e-3, temperature_lr=1e-3, learning_starts=300, train_freq=100,
+    # 1,800 updates (one per env step after the 200 random ones) at a higher learning rate than
+    # the paper's, to keep the test tiny
+    cfg = SACConfig(actor_lr=1e-3, critic_lr=1e-3, entropy_temperature_lr=1e-3, learning_starts=200, train_freq=100,
                     eval_every=2000, eval_episodes=2)
     nets, state, history, buffer = train_sac("Pendulum-v1", cfg, seed=0, total_steps=2000)
     assert buffer.size == 2000 and history["step"] == [2000] and int(state.step) == 1800
@@ -170,7 +175,7 @@ def test_demos_and_experts(env_id):
     assert all("/" in k for k in flat)
     exp_prov = load_provenance(DATA / "experts" / f"{env_id}.npz")
     assert exp_prov["ref_expert_return"] == prov["ref_expert_return"] and exp_prov["hidden"] == [256, 256]
-    actor_def, params = load_expert(env_id)
+    actor_def, params = load_sac_expert(env_id)
     # the loaded expert replays the first demonstration exactly (deterministic policy, same reset seed)
     first = evaluate(env_id, deterministic_act(actor_def, params), 1, seed=prov["seed"] + 1000)
     np.testing.assert_allclose(first[0], rets[0], rtol=1e-3, atol=1e-2)

@@ -15,6 +15,9 @@ with an independent key per seed. For :func:`iqlib.core.envs.evaluate` bind the 
 | discrete Q (IQ-Learn offline, DQN, LfO) | argmax_a Q | a ∼ softmax(Q/α) (IQ-Learn Eq. 3) |
 
 Heads are cached per graphdef (and α), so repeated evaluation reuses one compiled function.
+A network that is not one graphdef (LfO's action values Q̄(s, ·) through a dynamics model) gets
+the same heads from :func:`batched_act` with ``net(params, obs) -> output``; DQN's ε-greedy
+exploration is :func:`epsilon_greedy_act` around a greedy or softmax head.
 """
 
 from __future__ import annotations
@@ -27,19 +30,20 @@ import jax.numpy as jnp
 
 from iqlib.core.nets import apply, tanh_gaussian_mode, tanh_gaussian_sample
 
-__all__ = ["seed_batched_act", "deterministic_act", "stochastic_act", "tanh_gaussian_act", "greedy_act",
-           "softmax_act"]
+__all__ = ["batched_act", "seed_batched_act", "deterministic_act", "stochastic_act", "tanh_gaussian_act",
+           "greedy_act", "softmax_act", "greedy_head", "softmax_head", "epsilon_greedy_act"]
 
 
-def seed_batched_act(graphdef: Any, fn: Callable[[Any, jax.Array], jax.Array]) -> Callable:
-    """Jitted ``act(params, obs, key)`` from a network and a head ``fn(output, key) -> action``.
+def batched_act(net: Callable[[Any, jax.Array], Any], fn: Callable[[Any, jax.Array], jax.Array]) -> Callable:
+    """Jitted ``act(params, obs, key)`` from ``net(params, obs: (B, O)) -> output`` and a head
+    ``fn(output, key) -> action``.
 
     ``obs: (B, O)`` with unbatched params, or ``obs: (S, B, O)`` with params carrying a leading
     seed axis S (one key per seed).
     """
 
     def one(params, obs, key):
-        return fn(apply(graphdef, params, jnp.asarray(obs, jnp.float32)), key)
+        return fn(net(params, jnp.asarray(obs, jnp.float32)), key)
 
     @jax.jit
     def act(params, obs, key):
@@ -48,6 +52,27 @@ def seed_batched_act(graphdef: Any, fn: Callable[[Any, jax.Array], jax.Array]) -
         return jax.vmap(one)(params, obs, jax.random.split(key, obs.shape[0]))
 
     return act
+
+
+def seed_batched_act(graphdef: Any, fn: Callable[[Any, jax.Array], jax.Array]) -> Callable:
+    """:func:`batched_act` of the network ``graphdef`` (``apply(graphdef, params, obs)``)."""
+    return batched_act(functools.partial(apply, graphdef), fn)
+
+
+def greedy_head(q: jax.Array, key: jax.Array) -> jax.Array:
+    """argmax_a Q(s, a) of ``q: (..., A)``, int32 (``key`` unused)."""
+    return jnp.argmax(q, axis=-1).astype(jnp.int32)
+
+
+def softmax_head(entropy_temperature: float) -> Callable:
+    """``head(q: (..., A), key) -> a ∼ softmax(q/α)``, int32 (the soft-optimal policy at α > 0).
+
+    Raises:
+      ValueError: if ``entropy_temperature`` is not > 0.
+    """
+    if not entropy_temperature > 0:
+        raise ValueError(f"entropy_temperature must be > 0, got {entropy_temperature}")
+    return lambda q, key: jax.random.categorical(key, q / entropy_temperature, axis=-1).astype(jnp.int32)
 
 
 def _policy_head(deterministic: bool) -> Callable:
@@ -85,7 +110,7 @@ def tanh_gaussian_act(graphdef: Any, deterministic: bool = True) -> Callable:
 @functools.lru_cache(maxsize=64)
 def greedy_act(graphdef: Any) -> Callable:
     """A discrete Q-network's greedy action argmax_a Q(s, a), int32."""
-    return seed_batched_act(graphdef, lambda q, key: jnp.argmax(q, axis=-1).astype(jnp.int32))
+    return seed_batched_act(graphdef, greedy_head)
 
 
 @functools.lru_cache(maxsize=64)
@@ -95,7 +120,24 @@ def softmax_act(graphdef: Any, entropy_temperature: float) -> Callable:
     Raises:
       ValueError: if ``entropy_temperature`` is not > 0.
     """
-    if not entropy_temperature > 0:
-        raise ValueError(f"entropy_temperature must be > 0, got {entropy_temperature}")
-    return seed_batched_act(
-        graphdef, lambda q, key: jax.random.categorical(key, q / entropy_temperature, axis=-1).astype(jnp.int32))
+    return seed_batched_act(graphdef, softmax_head(entropy_temperature))
+
+
+@functools.lru_cache(maxsize=64)
+def epsilon_greedy_act(graphdef: Any, entropy_temperature: float = 0.0) -> Callable:
+    """Jitted ``act(params, obs, key, eps) -> actions`` int32: with probability ``eps`` a uniform
+    action, else argmax Q (``entropy_temperature = 0``) or a ∼ softmax(Q/α) (α > 0, soft
+    Q-learning's exploration, Haarnoja et al. 2017, Eq. 10). Shapes as :func:`batched_act`."""
+    base = greedy_act(graphdef) if entropy_temperature == 0 else softmax_act(graphdef, entropy_temperature)
+
+    @jax.jit
+    def act(params, obs, key, eps):
+        obs = jnp.asarray(obs, jnp.float32)
+        k_base, k_rand, k_explore = jax.random.split(key, 3)
+        chosen = base(params, obs, k_base)
+        one = params if obs.ndim == 2 else jax.tree_util.tree_map(lambda x: x[0], params)
+        q_width = jax.eval_shape(functools.partial(apply, graphdef), one, obs.reshape(-1, obs.shape[-1])).shape[-1]
+        rand = jax.random.randint(k_rand, chosen.shape, 0, q_width)
+        return jnp.where(jax.random.uniform(k_explore, chosen.shape) < eps, rand, chosen).astype(jnp.int32)
+
+    return act

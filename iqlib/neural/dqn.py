@@ -12,25 +12,25 @@ y − Q(s, a) (Mnih et al. 2015, Methods: "error clipping"); the target network 
 online one by Polyak averaging θ⁻ ← (1 − ρ) θ⁻ + ρ θ on every update (as in DDPG/SAC,
 instead of the periodic copy of Mnih et al. 2015).
 
-With ``soft_alpha = α > 0`` the target uses the soft value of soft Q-learning (Haarnoja et
+With ``entropy_temperature = α > 0`` the target uses the soft value of soft Q-learning (Haarnoja et
 al. 2017, "RL with deep energy-based policies", Eq. 9 with a uniform action prior)
 
     y = r + γ (1 − terminal) · α log Σ_a' exp(Q_target(s', a') / α)
 
 and exploration samples softmax(Q/α) (their Eq. 10); greedy evaluation is argmax either way.
 
-Training (:func:`train_dqn`): ``n_envs`` environments stepped in lockstep in Python, one
-jitted batched ε-greedy act per step; every ``train_freq`` steps the transitions go into a
-:class:`iqlib.core.replay.ReplayBuffer` and ``updates_per_block`` gradient steps run as one
-compiled ``lax.scan`` chunk (:func:`iqlib.core.training.make_chunk`). The best checkpoint by
-greedy evaluation is kept.
+Training (:func:`train_dqn`): ``n_envs`` environments stepped in lockstep by the online loop
+(:func:`iqlib.neural.online.run_online`) with ε-greedy actions
+(:func:`iqlib.neural.acting.epsilon_greedy_act`, ε decaying linearly); after every block of
+``train_freq`` lockstep steps past ``learning_starts`` transitions, ``updates_per_block``
+gradient steps on uniform replay minibatches run as one compiled ``lax.scan`` chunk. The best
+checkpoint by greedy evaluation is kept. Checkpoints on disk: :mod:`iqlib.data.experts`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import pathlib
 import time
 from typing import Any, Callable
 
@@ -39,19 +39,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from iqlib.core.envs import env_spec, evaluate, make_env
-from iqlib.data.files import load_npz_verified, load_provenance, save_npz_with_provenance
-from iqlib.core.nets import QNetwork, apply, init_params
-from iqlib.data.experts import flatten_params, unflatten_params
+from iqlib.core.envs import env_spec, evaluate
+from iqlib.core.nets import QNetwork, apply, apply_gradients, create_train_state, init_params, polyak_update
 from iqlib.core.replay import ReplayBuffer, sample
-from iqlib.core.nets import TrainState, apply_gradients, create_train_state, polyak_update
-from iqlib.core.training import make_chunk
+from iqlib.data.experts import load_dqn_expert
+from iqlib.neural.acting import epsilon_greedy_act, greedy_act as greedy_head_act
+from iqlib.neural.online import make_update_chunk, run_online
 
-__all__ = ["DQNConfig", "double_dqn_target", "soft_q_target", "dqn_loss", "make_update",
-           "make_act", "greedy_act", "train_dqn",
-           "save_expert", "load_expert", "expert_path", "EXPERT_DIR"]
-
-EXPERT_DIR = pathlib.Path(__file__).resolve().parents[2] / "data" / "experts"
+__all__ = ["DQNConfig", "double_dqn_target", "soft_q_target", "dqn_loss", "make_optimizer", "make_update",
+           "train_dqn", "greedy_act", "load_expert"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,10 +57,10 @@ class DQNConfig:
     total_steps: int = 100_000  #: environment transitions collected in all (all envs together).
     n_envs: int = 4  #: environments stepped in lockstep (one batched act per step).
     hidden: tuple = (256, 256)  #: hidden sizes of the Q-network MLP.
-    learning_rate: float = 6.3e-4  #: Adam step size (zoo: 6.3e-4; Mnih et al. 2015 used RMSProp 2.5e-4).
+    critic_lr: float = 6.3e-4  #: Adam step size of the Q-network (zoo: 6.3e-4; Mnih et al. 2015: RMSProp 2.5e-4).
     batch_size: int = 128  #: transitions per gradient step (Mnih et al. 2015: 32).
     buffer_size: int = 50_000  #: replay capacity in transitions (Mnih et al. 2015: 1e6 frames).
-    learning_starts: int = 1_000  #: transitions collected before the first update.
+    learning_starts: int = 1_000  #: transitions of uniformly random actions before the first update.
     discount: float = 0.99  #: γ (Mnih et al. 2015: 0.99).
     target_rate: float = 0.004  #: Polyak rate ρ of the target net per update (zoo: hard copy every 250 updates ≈ 1/250).
     train_freq: int = 4  #: lockstep env steps per block (block = train_freq · n_envs transitions).
@@ -75,7 +71,7 @@ class DQNConfig:
     huber_delta: float = 1.0  #: Huber loss threshold (Mnih et al. 2015: error clipping at 1).
     max_grad_norm: float = 10.0  #: global gradient-norm clip (0 disables).
     double: bool = True  #: Double DQN target (van Hasselt et al. 2016); False = max of target net.
-    soft_alpha: float = 0.0  #: α of soft Q-learning (Haarnoja et al. 2017); 0 = hard-max DQN.
+    entropy_temperature: float = 0.0  #: α of soft Q-learning (Haarnoja et al. 2017); 0 = hard-max DQN.
     eval_every: int = 10_000  #: transitions between greedy evaluations.
     eval_episodes: int = 10  #: greedy episodes per evaluation.
     stop_return: float | None = None  #: stop early once a greedy evaluation reaches this mean return.
@@ -91,8 +87,8 @@ class DQNConfig:
             raise ValueError(f"DQNConfig.target_rate must be in (0, 1], got {self.target_rate}")
         if not (0.0 <= self.eps_end <= 1.0 and 0.0 <= self.eps_start <= 1.0 and 0.0 < self.eps_fraction <= 1.0):
             raise ValueError("DQNConfig: eps_start, eps_end must be in [0, 1] and eps_fraction in (0, 1]")
-        if self.soft_alpha < 0 or self.learning_rate <= 0:
-            raise ValueError("DQNConfig: soft_alpha must be >= 0 and learning_rate > 0")
+        if self.entropy_temperature < 0 or self.critic_lr <= 0:
+            raise ValueError("DQNConfig: entropy_temperature must be >= 0 and critic_lr > 0")
 
     def epsilon(self, step: int) -> float:
         """ε after ``step`` transitions: linear from eps_start to eps_end, then constant."""
@@ -130,8 +126,8 @@ def dqn_loss(graphdef, params, target_params, batch, config: DQNConfig):
     q = apply(graphdef, params, batch.obs)  # (B, A)
     q_taken = jnp.take_along_axis(q, batch.action[:, None].astype(jnp.int32), axis=-1)[:, 0]
     q_next_target = apply(graphdef, target_params, batch.next_obs)
-    if config.soft_alpha > 0:
-        y = soft_q_target(q_next_target, batch.reward, batch.terminal, config.discount, config.soft_alpha)
+    if config.entropy_temperature > 0:
+        y = soft_q_target(q_next_target, batch.reward, batch.terminal, config.discount, config.entropy_temperature)
     else:
         q_next_online = apply(graphdef, params, batch.next_obs)
         y = double_dqn_target(q_next_online, q_next_target, batch.reward, batch.terminal,
@@ -142,57 +138,41 @@ def dqn_loss(graphdef, params, target_params, batch, config: DQNConfig):
 
 def make_optimizer(config: DQNConfig) -> optax.GradientTransformation:
     """Adam, with global-norm clipping when ``max_grad_norm > 0``."""
-    adam = optax.adam(config.learning_rate)
+    adam = optax.adam(config.critic_lr)
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), adam) if config.max_grad_norm > 0 else adam
 
 
 def make_update(graphdef, config: DQNConfig, tx: optax.GradientTransformation) -> Callable:
-    """Pure ``update(carry) -> (carry, metrics)``; ``carry = (state, target_params, key, data, size)``.
+    """Pure ``update((state, target_params), batch) -> ((state, target_params), metrics)``.
 
-    One step: sample a minibatch below ``size`` from ``data`` (replay at capacity), one
-    Adam step on :func:`dqn_loss`, then Polyak-average the target by ``target_rate``.
+    One step: one Adam step on :func:`dqn_loss` of the minibatch ``batch`` (Transitions ``(B, ·)``),
+    then Polyak-average the target by ``target_rate``.
     """
 
-    def update(carry):
-        state, target, key, data, size = carry
-        key, k = jax.random.split(key)
-        batch = sample(k, data, size, config.batch_size)
+    def update(learner, batch):
+        state, target = learner
         (loss, q), grads = jax.value_and_grad(
             lambda p: dqn_loss(graphdef, p, target, batch, config), has_aux=True)(state.params)
         state = apply_gradients(state, grads, tx)
         target = polyak_update(target, state.params, config.target_rate)
-        return (state, target, key, data, size), {"loss": loss, "q_mean": q.mean()}
+        return (state, target), {"loss": loss, "q_mean": q.mean()}
 
     return update
 
 
-@functools.lru_cache(maxsize=None)
-def make_act(graphdef, soft_alpha: float = 0.0) -> Callable:
-    """Jitted ``act(params, obs: (..., O), key, eps) -> actions: (...,)`` int32.
-
-    With probability ``eps`` a uniform action, else argmax Q (or, if ``soft_alpha > 0``,
-    a sample of softmax(Q/α)). ``eps = 0`` and ``soft_alpha = 0`` is the greedy policy.
-    """
-
-    @jax.jit
-    def act(params, obs, key, eps):
-        q = apply(graphdef, params, obs)
-        k_rand, k_explore, k_soft = jax.random.split(key, 3)
-        chosen = (jax.random.categorical(k_soft, q / soft_alpha) if soft_alpha > 0 else jnp.argmax(q, -1))
-        rand = jax.random.randint(k_rand, chosen.shape, 0, q.shape[-1])
-        return jnp.where(jax.random.uniform(k_explore, chosen.shape) < eps, rand, chosen).astype(jnp.int32)
-
-    return act
-
-
 def greedy_act(graphdef, params, eps: float = 0.0) -> Callable:
-    """``act(obs, key) -> argmax_a Q(obs, a)`` (ε-greedy if ``eps > 0``) for :func:`iqlib.core.envs.evaluate`."""
-    act = make_act(graphdef)
-    return lambda obs, key: act(params, jnp.asarray(obs, jnp.float32), key, eps)
+    """``act(obs: (n, O), key) -> argmax_a Q`` (ε-greedy if ``eps > 0``) for :func:`iqlib.core.envs.evaluate`:
+    :func:`iqlib.neural.acting.epsilon_greedy_act` bound to ``params`` (kept for notebook 05)."""
+    return lambda obs, key: epsilon_greedy_act(graphdef)(params, obs, key, eps)
+
+
+#: :func:`iqlib.data.experts.load_dqn_expert` (kept for notebook 05).
+load_expert = load_dqn_expert
 
 
 def train_dqn(env_id: str, config: DQNConfig = DQNConfig(), seed: int = 0,
-              callback: Callable[[int, Any, dict], None] | None = None, verbose: bool = False):
+              callback: Callable[[int, Any, dict], None] | None = None, verbose: bool = False,
+              progress: bool = False):
     """Train Double DQN on a discrete-action gymnasium environment.
 
     Args:
@@ -215,115 +195,45 @@ def train_dqn(env_id: str, config: DQNConfig = DQNConfig(), seed: int = 0,
     if not spec["discrete"]:
         raise ValueError(f"train_dqn needs a Discrete action space; {env_id!r} has continuous actions")
     t0 = time.time()
-    key = jax.random.key(seed)
-    key, k_init, k_train, k_act = jax.random.split(key, 4)
+    k_init, k_train, k_act = jax.random.split(jax.random.key(seed), 4)[1:]
     hidden = tuple(int(h) for h in config.hidden)
     graphdef, params = init_params(lambda rngs: QNetwork(spec["obs_dim"], spec["n_actions"], hidden, rngs=rngs), k_init)
     tx = make_optimizer(config)
-    state = create_train_state(params, tx)
-    target = jax.tree_util.tree_map(jnp.copy, params)
-    chunk = make_chunk(make_update(graphdef, config, tx), config.updates_per_block)
-    act = make_act(graphdef, float(config.soft_alpha))
-
-    n = config.n_envs
-    envs = [make_env(env_id) for _ in range(n)]
-    obs = np.stack([e.reset(seed=seed * 1000 + i)[0] for i, e in enumerate(envs)]).astype(np.float32)
-    start = np.ones(n, np.float32)
-    buf = ReplayBuffer(config.buffer_size, spec["obs_dim"], ())
-    ep_ret, recent = np.zeros(n), []
+    learner = (create_train_state(params, tx), jax.tree_util.tree_map(jnp.copy, params))
+    chunk = make_update_chunk(make_update(graphdef, config, tx),
+                              lambda k, d, s, _: sample(k, d, s, config.batch_size), config.updates_per_block)
+    explore, greedy, n = epsilon_greedy_act(graphdef, float(config.entropy_temperature)), greedy_head_act(graphdef), config.n_envs
     hist = {k: [] for k in ("step", "eval_return", "eval_std", "epsilon", "loss", "train_return")}
-    best = (-np.inf, None, 0)
-    steps, updates, next_eval, last_loss = 0, 0, config.eval_every, np.nan
-    while steps < config.total_steps:
-        for _ in range(config.train_freq):
-            eps = config.epsilon(steps)
-            k_act, k = jax.random.split(k_act)
-            actions = np.asarray(act(state.params, obs, k, eps))
-            nxt = np.empty_like(obs)
-            rew, term, trunc = np.zeros(n, np.float32), np.zeros(n, np.float32), np.zeros(n, np.float32)
-            for i, env in enumerate(envs):
-                o, r, te, tr, _ = env.step(int(actions[i]))
-                nxt[i], rew[i], term[i], trunc[i] = o, r, float(te), float(tr and not te)
-            buf.add(obs=obs, action=actions, reward=rew, next_obs=nxt, terminal=term, timeout=trunc,
-                    episode_start=start)
-            ep_ret += rew
-            start = np.zeros(n, np.float32)
-            for i in np.flatnonzero(term + trunc):
-                recent.append(ep_ret[i])
-                ep_ret[i] = 0.0
-                nxt[i] = envs[i].reset()[0]
-                start[i] = 1.0
-            obs = nxt
-            steps += n
-        if steps >= config.learning_starts:
-            data, size = buf.device_view()
-            (state, target, k_train, _, _), metrics = chunk((state, target, k_train, data, size))
-            last_loss = float(np.asarray(metrics["loss"])[-1])
-            updates += config.updates_per_block
-        if steps >= next_eval or steps >= config.total_steps:
-            next_eval += config.eval_every
-            rets = evaluate(env_id, greedy_act(graphdef, state.params), config.eval_episodes,
-                            seed=10_000 + seed * 100)
-            rec = {"step": steps, "eval_return": float(rets.mean()), "eval_std": float(rets.std()),
-                   "epsilon": config.epsilon(steps), "loss": last_loss,
-                   "train_return": float(np.mean(recent[-20:])) if recent else float("nan")}
-            for k, v in rec.items():
-                hist[k].append(v)
-            if rec["eval_return"] >= best[0]:
-                best = (rec["eval_return"], jax.tree_util.tree_map(np.asarray, state.params), steps)
-            if verbose:
-                print(f"[{env_id}] step {steps:>7d} eval {rec['eval_return']:8.1f} ± {rec['eval_std']:6.1f} "
-                      f"train {rec['train_return']:8.1f} eps {rec['epsilon']:.3f} loss {last_loss:.4f} "
-                      f"t {time.time() - t0:6.1f}s", flush=True)
-            if callback is not None:
-                callback(steps, state.params, rec)
-            if config.stop_return is not None and rec["eval_return"] >= config.stop_return:
-                break
-    for env in envs:
-        env.close()
-    hist.update(best_return=float(best[0]), best_step=int(best[2]), steps_done=int(steps),
-                updates=int(updates), wall_time_s=float(time.time() - t0))
+    best = [-np.inf, None, 0]
+
+    def evaluate_greedy(steps, ln, loop):
+        p = jax.tree_util.tree_map(lambda x: x[0], ln[0].params)
+        rets = evaluate(env_id, functools.partial(greedy, p), config.eval_episodes, seed=10_000 + seed * 100)
+        recent = [r for _, _, r in loop["train_returns"][-20:]]
+        rec = {"step": steps, "eval_return": float(rets.mean()), "eval_std": float(rets.std()),
+               "epsilon": config.epsilon(steps), "train_return": float(np.mean(recent)) if recent else float("nan"),
+               "loss": float(np.asarray(loop["metrics"][-1]["loss"])[0, -1]) if loop["metrics"] else float("nan")}
+        for k, v in rec.items():
+            hist[k].append(v)
+        if rec["eval_return"] >= best[0]:
+            best[:] = rec["eval_return"], jax.tree_util.tree_map(np.asarray, p), steps
+        if verbose:
+            print(f"[{env_id}] step {steps:>7d} eval {rec['eval_return']:8.1f} ± {rec['eval_std']:6.1f} "
+                  f"train {rec['train_return']:8.1f} eps {rec['epsilon']:.3f} loss {rec['loss']:.4f} "
+                  f"t {time.time() - t0:6.1f}s", flush=True)
+        if callback is not None:
+            callback(steps, p, rec)
+        return rec
+
+    _, loop = run_online(
+        env_id, jax.tree_util.tree_map(lambda x: x[None], learner),
+        ReplayBuffer(config.buffer_size, spec["obs_dim"], (), n_seeds=1), chunk,
+        act=lambda ln, obs, key, step: explore(ln[0].params, obs, key, config.epsilon(step - n)),
+        total_steps=config.total_steps, train_freq=config.train_freq, n_envs=n, keys=k_train[None],
+        learning_starts=config.learning_starts, eval_every=config.eval_every, evaluate=evaluate_greedy,
+        stop_when=None if config.stop_return is None else (lambda rec: rec["eval_return"] >= config.stop_return),
+        seed=seed, reset_seeds=[[seed * 1000 + i for i in range(n)]], act_key=k_act, progress=progress,
+        desc=f"DQN {env_id}")
+    hist.update(best_return=float(best[0]), best_step=int(best[2]), steps_done=int(loop["steps"]),
+                updates=int(loop["update_steps"]), wall_time_s=float(time.time() - t0))
     return graphdef, jax.tree_util.tree_map(jnp.asarray, best[1]), hist
-
-
-def expert_path(env_id: str, directory=None) -> pathlib.Path:
-    """``data/experts/<env_id>.npz`` (or under ``directory``)."""
-    return pathlib.Path(directory or EXPERT_DIR) / f"{env_id}.npz"
-
-
-def save_expert(env_id: str, params, hidden, provenance: dict, directory=None, medium_params=None) -> str:
-    """Write the Q-network params (flattened, '/'-joined keys) and provenance (plus
-    ``hidden``, ``obs_dim``, ``n_actions``) to :func:`expert_path`; return the sha256.
-    ``medium_params`` (an intermediate checkpoint) is stored under the key prefix ``medium/``."""
-    spec = env_spec(env_id)
-    meta = {**provenance, "env_id": env_id, "network": "iqlib.core.nets.QNetwork",
-            "hidden": [int(h) for h in hidden], "obs_dim": spec["obs_dim"], "n_actions": spec["n_actions"],
-            "checkpoints": ["expert"] + (["medium"] if medium_params is not None else [])}
-    arrays = flatten_params(params)
-    if medium_params is not None:
-        arrays.update({f"medium/{k}": v for k, v in flatten_params(medium_params).items()})
-    return save_npz_with_provenance(expert_path(env_id, directory), arrays, meta)
-
-
-def load_expert(env_id: str, directory=None, checkpoint: str = "expert"):
-    """Rebuild a saved expert: ``(graphdef, params)`` of its QNetwork (checksum verified).
-
-    ``checkpoint="medium"`` gives the intermediate checkpoint used for the mixed offline sets.
-
-    Raises:
-      FileNotFoundError: if no expert was saved (run ``make data-discrete``).
-      ValueError: on a checksum mismatch or params that do not fit the network.
-    """
-    path = expert_path(env_id, directory)
-    if not path.is_file():
-        raise FileNotFoundError(f"no expert {str(path)!r}; train one with `make data-discrete`")
-    meta = load_provenance(path)
-    if checkpoint not in meta.get("checkpoints", ["expert"]):
-        raise ValueError(f"checkpoint must be one of {meta.get('checkpoints', ['expert'])}, got {checkpoint!r}")
-    arrays = load_npz_verified(path)
-    prefix = "medium/"
-    flat = ({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)} if checkpoint == "medium"
-            else {k: v for k, v in arrays.items() if not k.startswith(prefix)})
-    graphdef, template = init_params(lambda rngs: QNetwork(meta["obs_dim"], meta["n_actions"],
-                                                           tuple(meta["hidden"]), rngs=rngs), jax.random.key(0))
-    return graphdef, unflatten_params(template, flat)

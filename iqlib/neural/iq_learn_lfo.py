@@ -48,14 +48,15 @@ import numpy as np
 import optax
 
 from iqlib.core.envs import env_spec
-from iqlib.neural.iq_learn_online import absorbing_value, iq_critic_terms
-from iqlib.core.nets import MLP, QNetwork, ValueNetwork, apply, init_params
-from iqlib.neural.online import load_demos, make_carry, run_online
-from iqlib.core.replay import sample
-from iqlib.core.nets import TrainState, apply_gradients, create_train_state, polyak_update
+from iqlib.core.nets import (MLP, QNetwork, TrainState, ValueNetwork, apply, apply_gradients, create_train_state,
+                             init_params, polyak_update)
+from iqlib.neural.acting import batched_act, greedy_head, softmax_head
+from iqlib.neural.iq_learn_online import IQBatch, absorbing_value, iq_critic_terms
+from iqlib.neural.iq_learn_online_train import run_imitation
+from iqlib.neural.online import load_demos
 
 __all__ = ["IQLearnLfOConfig", "LfONets", "LfOState", "transition_stats", "qss_input", "init_lfo",
-           "predicted_next_obs", "action_values", "lfo_loss", "make_lfo_update", "make_act", "train_iq_learn_lfo"]
+           "predicted_next_obs", "action_values", "lfo_loss", "make_update", "make_act", "train_iq_learn_lfo"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,8 +64,8 @@ class IQLearnLfOConfig:
     """LfO IQ-Learn hyper-parameters ("paper code" = the IQ-Learn repository's CartPole soft-Q settings)."""
 
     hidden: tuple = (64, 64)  #: MLP widths of Q(s, s') and of the dynamics model or Q_A (ours; small for CPU).
-    lr: float = 3e-4  #: Adam step of both networks (ours; paper code soft-Q: 1e-4).
-    temperature: float = 0.01  #: entropy temperature α, fixed (paper code soft-Q: 0.01).
+    critic_lr: float = 3e-4  #: Adam step of both networks (ours; paper code soft-Q: 1e-4).
+    entropy_temperature: float = 0.01  #: entropy temperature α, fixed (paper code soft-Q: 0.01).
     batch_size: int = 64  #: rows from EACH source, demos and replay (ours; paper code: 32).
     discount: float = 0.99  #: γ (paper: 0.99).
     chi2_weight: float = 0.5  #: λ of φ(x) = x − λx² (paper α_χ² = 0.5 ⇒ λ = 0.5).
@@ -73,7 +74,7 @@ class IQLearnLfOConfig:
     consistency_weight: float = 1.0  #: κ, weight of the Q_A regression or of the dynamics-model loss (ours).
     use_target: bool = False  #: V(s') from a Polyak target (paper code CartPole: no).
     absorbing: bool = True  #: terminal rows bootstrap from V_abs = −1/(2λ(1 − γ)) instead of 0 (ours, see doc).
-    tau: float = 0.005  #: Polyak rate of the target per update, if used.
+    target_rate: float = 0.005  #: Polyak rate ρ of the target per update, if used.
     learning_starts: int = 1280  #: env steps of uniform random actions before updates (paper code: 1280).
     train_freq: int = 64  #: env steps per block, then as many updates (UTD 1).
     buffer_capacity: int = 50_000  #: replay capacity per seed (paper code: 50,000).
@@ -84,10 +85,12 @@ class IQLearnLfOConfig:
         for name in ("batch_size", "train_freq", "buffer_capacity", "eval_every", "eval_episodes"):
             if isinstance(getattr(self, name), bool) or int(getattr(self, name)) < 1:
                 raise ValueError(f"IQLearnLfOConfig.{name} must be an integer >= 1, got {getattr(self, name)!r}")
-        if self.learning_starts < 0 or not 0.0 <= self.discount < 1.0 or not 0.0 < self.tau <= 1.0:
-            raise ValueError("IQLearnLfOConfig: need learning_starts >= 0, discount in [0, 1), tau in (0, 1]")
-        if self.temperature <= 0 or self.lr <= 0 or self.chi2_weight < 0 or self.consistency_weight < 0:
-            raise ValueError("IQLearnLfOConfig: temperature and lr must be > 0, chi2/consistency weights >= 0")
+        if self.learning_starts < 0 or not 0.0 <= self.discount < 1.0 or not 0.0 < self.target_rate <= 1.0:
+            raise ValueError("IQLearnLfOConfig: need learning_starts >= 0, discount in [0, 1), target_rate in (0, 1]")
+        if (self.entropy_temperature <= 0 or self.critic_lr <= 0 or self.chi2_weight < 0
+                or self.consistency_weight < 0):
+            raise ValueError("IQLearnLfOConfig: entropy_temperature and critic_lr must be > 0, chi2/consistency "
+                             "weights >= 0")
         if self.action_model not in ("regression", "dynamics"):
             raise ValueError(f"IQLearnLfOConfig.action_model must be 'regression' or 'dynamics', got {self.action_model!r}")
         if self.absorbing and self.chi2_weight <= 0:
@@ -143,7 +146,7 @@ def init_lfo(key, obs_dim: int, n_actions: int, config: IQLearnLfOConfig = IQLea
     else:  # dynamics: [(s − μ_s)/σ_s, one-hot a] -> (Δ − μ_Δ)/σ_Δ
         act_def, act = init_params(lambda r: MLP(obs_dim + n_actions, config.hidden, obs_dim, rngs=r), k2)
     stats = (0.0, 1.0, 0.0, 1.0) if stats is None else tuple(stats)
-    nets = LfONets(qss_def, act_def, optax.adam(config.lr), stats, config.action_model, n_actions)
+    nets = LfONets(qss_def, act_def, optax.adam(config.critic_lr), stats, config.action_model, n_actions)
     params = {"qss": qss, "qsa" if config.action_model == "regression" else "dyn": act}
     return nets, LfOState(create_train_state(params, nets.tx), jax.tree_util.tree_map(jnp.copy, params),
                           jnp.zeros((), jnp.int32))
@@ -176,7 +179,7 @@ def lfo_loss(params, target, rows, is_expert, nets: LfONets, config: IQLearnLfOC
       rows: ``Transitions (N, ·)``; only ``obs, next_obs, terminal`` of all rows and ``action``
         of the replay rows (``is_expert == 0``) are read. is_expert: (N,) in {0, 1}.
     """
-    alpha = config.temperature
+    alpha = config.entropy_temperature
     e = is_expert.astype(jnp.float32)
     q = apply(nets.qss_def, params["qss"], qss_input(nets.stats, rows.obs, rows.next_obs))
     v = alpha * jax.nn.logsumexp(action_values(nets, params, rows.obs) / alpha, axis=-1)
@@ -200,39 +203,26 @@ def lfo_loss(params, target, rows, is_expert, nets: LfONets, config: IQLearnLfOC
     return total, {"loss": total, "iq_loss": loss, "aux_loss": aux, "q_mean": jnp.mean(q), **terms}
 
 
-def make_lfo_update(nets: LfONets, config: IQLearnLfOConfig):
-    """Pure one-seed ``update(carry) -> (carry, metrics)`` (B demo rows + B replay rows, one Adam step)."""
-    b = config.batch_size
+def make_update(nets: LfONets, config: IQLearnLfOConfig):
+    """Pure one-seed ``update(state: LfOState, batch: IQBatch) -> (state, metrics)``: one Adam step on
+    :func:`lfo_loss` (B demo rows + B replay rows), then the Polyak target."""
 
-    def update(carry):
-        key, k_e, k_p = jax.random.split(carry.key, 3)
-        expert = sample(k_e, carry.expert, carry.expert.obs.shape[0], b)
-        policy = sample(k_p, carry.replay, carry.size, b)
-        rows = jax.tree_util.tree_map(lambda x, y: jnp.concatenate([x.astype(y.dtype), y]), expert, policy)
-        is_expert = jnp.concatenate([jnp.ones(b), jnp.zeros(b)])
-        st = carry.learner
-        (_, metrics), grads = jax.value_and_grad(lfo_loss, has_aux=True)(st.train.params, st.target, rows, is_expert,
-                                                                           nets, config)
+    def update(st: LfOState, batch: IQBatch):
+        (_, metrics), grads = jax.value_and_grad(lfo_loss, has_aux=True)(st.train.params, st.target, batch.rows,
+                                                                           batch.is_expert, nets, config)
         train = apply_gradients(st.train, grads, nets.tx)
-        target = polyak_update(st.target, train.params, config.tau)
-        return carry._replace(learner=LfOState(train, target, st.step + 1), key=key), metrics
+        target = polyak_update(st.target, train.params, config.target_rate)
+        return LfOState(train, target, st.step + 1), metrics
 
     return update
 
 
-def make_act(nets: LfONets, alpha: float, greedy: bool):
-    """Jitted ``act(params (S, ·), obs (S, ..., O), key) -> actions (S, ...)``: argmax Q̄ or a ~ softmax(Q̄/α)."""
-
-    def one(p, o):
-        flat = o.reshape(-1, o.shape[-1])
-        return action_values(nets, p, flat).reshape(*o.shape[:-1], -1)
-
-    @jax.jit
-    def act(params, obs, key):
-        q = jax.vmap(one)(params, obs)
-        return jnp.argmax(q, -1) if greedy else jax.random.categorical(key, q / alpha)
-
-    return act
+def make_act(nets: LfONets, entropy_temperature: float, greedy: bool):
+    """Jitted ``act(params, obs, key) -> actions``: argmax Q̄ or a ~ softmax(Q̄/α), the heads of
+    :mod:`iqlib.neural.acting` on :func:`action_values` (obs ``(B, O)``, or ``(S, B, O)`` with
+    seed-batched params)."""
+    head = greedy_head if greedy else softmax_head(entropy_temperature)
+    return batched_act(lambda p, o: action_values(nets, p, o), head)
 
 
 def train_iq_learn_lfo(env_id: str, config: IQLearnLfOConfig = IQLearnLfOConfig(), *, n_demos: int = 1,
@@ -242,8 +232,8 @@ def train_iq_learn_lfo(env_id: str, config: IQLearnLfOConfig = IQLearnLfOConfig(
 
     The demos are loaded with ``observations_only=True`` (actions zeroed before the learner sees
     them). Returns ``(nets, carry, history, demo_info)`` like
-    :func:`iqlib.neural.iq_learn_online.train_iq_learn_online`, with ``eval_deterministic`` (argmax Q_A) and
-    ``eval_stochastic`` (softmax(Q_A/α)) returns ``(S, T, n)``.
+    :func:`iqlib.neural.iq_learn_online_train.train_iq_learn_online`, with ``eval_deterministic``
+    (argmax Q̄) and ``eval_stochastic`` (softmax(Q̄/α)) returns ``(S, T, n)``.
 
     Raises:
       ValueError: unknown or continuous env id, bad n_demos/n_seeds/steps. FileNotFoundError: no demo file.
@@ -254,18 +244,13 @@ def train_iq_learn_lfo(env_id: str, config: IQLearnLfOConfig = IQLearnLfOConfig(
         raise ValueError(f"env_id {env_id!r} has continuous actions; the LfO learner here needs discrete actions")
     if int(n_seeds) < 1:
         raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
-    k_init, k_carry = jax.random.split(jax.random.key(seed))
+    k_init = jax.random.split(jax.random.key(seed))[0]
     nets, _ = init_lfo(k_init, spec["obs_dim"], spec["n_actions"], config, transition_stats(demos))
     learner = jax.vmap(lambda k: init_lfo(k, spec["obs_dim"], spec["n_actions"], config)[1])(
         jax.random.split(k_init, n_seeds))
-    carry = make_carry(learner, n_seeds, min(config.buffer_capacity, total_steps), spec, demos, k_carry)
-    greedy, soft = make_act(nets, config.temperature, True), make_act(nets, config.temperature, False)
-    policies = {"deterministic": lambda ln: (lambda o, k: greedy(ln.train.params, jnp.asarray(o), k)),
-                "stochastic": lambda ln: (lambda o, k: soft(ln.train.params, jnp.asarray(o), k))}
-    carry, hist = run_online(
-        env_id, carry, make_lfo_update(nets, config),
-        sample_action=lambda ln, o, k: soft(ln.train.params, o, k),
-        eval_policies=policies, total_steps=total_steps, train_freq=config.train_freq,
-        learning_starts=config.learning_starts, eval_every=config.eval_every, eval_episodes=config.eval_episodes,
-        seed=seed, progress=progress, desc=f"IQ-Learn LfO {env_id}")
+    alpha = config.entropy_temperature
+    carry, hist = run_imitation(
+        env_id, learner, make_update(nets, config), demos, config, policy_params=lambda ln: ln.train.params,
+        deterministic=make_act(nets, alpha, True), stochastic=make_act(nets, alpha, False),
+        total_steps=total_steps, seed=seed, progress=progress, desc=f"IQ-Learn LfO {env_id}")
     return nets, carry, hist, info

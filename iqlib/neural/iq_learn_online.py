@@ -1,52 +1,51 @@
 """Online IQ-Learn with a soft actor-critic, continuous actions (Garg et al., NeurIPS 2021, §4–5, App. D).
 
+A soft actor-critic (Haarnoja et al. 2018, arXiv:1812.05905) with a pluggable critic loss:
+tanh-Gaussian actor π, twin critics Q₁, Q₂, Polyak targets and α = exp(log α). :func:`sac_update`
+takes one step of the critic (whatever ``critic_loss_fn`` says), then of the actor (SAC Eq. 7,
+reparameterised: E[α log π(a|s) − min_j Q_j(s, a)]), then of the temperature (Eq. 18:
+E[−α (log π + H̄)]), then moves the targets θ̄ ← (1 − ρ) θ̄ + ρ θ. With the TD loss
+(:func:`iqlib.neural.sac.critic_loss`) this is SAC; with :func:`iq_critic_loss` it is IQ-Learn.
+
 IQ-Learn trains one soft Q-function; its implicit reward is the inverse soft Bellman residual
-(Eq. 4)  r_Q(s, a) = Q(s, a) − γ (1 − terminal) V^π(s'). For continuous actions the soft value
-of the current actor is estimated with one sample (the SAC value, Haarnoja et al. 2018):
+(Eq. 4) r_Q(s, a) = Q(s, a) − γ (1 − terminal) V^π(s'), with the one-sample soft value of the actor
 
-    V^π(s) = Q(s, ã) − α log π(ã|s),   ã ~ π(·|s),   Q = min(Q₁, Q₂) (twin critics).
+    V^π(s) = Q(s, ã) − α log π(ã|s),   ã ~ π(·|s),   Q = min(Q₁, Q₂).
 
-The critic minimises the negated χ² objective (Eq. 10; project notation φ(x) = x − λx², the
-paper's λ = 1/(4α_χ²), α_χ² = 0.5 ⇒ λ = 0.5; see README design notes) on a batch that mixes
-B expert rows (ρ_E) and B rows of the agent's replay (ρ_π), half and half ("online"):
+The critic minimises the negated χ² objective (Eq. 10 with φ(x) = x − λx², the paper's
+λ = 1/(4α_χ²) = 0.5) on a batch of B expert rows (ρ_E) and B rows of the agent's replay (ρ_π):
 
     L(Q) = − E_ρE[r_Q]  +  init term  +  λ E_rows[r_Q²]
-    init term "value":  E_{½ρE+½ρπ}[V^π(s) − γ (1 − terminal) V^π(s')]   (Sec. 5.1: telescoping
-                        holds under any occupancy; online the paper uses the mixture)
+    init term "value":  E_{½ρE+½ρπ}[V^π(s) − γ (1 − terminal) V^π(s')]   (§5.1, telescoped)
               "v0":     (1 − γ) E_{s0 ~ demo initial states}[V^π(s0)]     (Eq. 9's p0 term)
-    rows "mixture": the χ² penalty over expert AND policy rows (the paper's online regulariser,
-                    a χ² divergence to the mixture, App. D); "expert": ρ_E rows only.
+    rows "mixture": the χ² penalty over expert AND policy rows (the paper's online regulariser);
+         "expert": ρ_E rows only.
 
-With ``use_target`` the next-state value V^π(s') uses the Polyak-averaged target critics. With
-``absorbing`` (ours, off by default) a terminal row bootstraps from the value of an absorbing state
-only the policy reaches, V_abs = −1/(2λ(1 − γ)), instead of 0: with the (usually negative) learned
-values, V = 0 after a terminal makes ending an episode look good, and agents learn to fall. Each
-twin critic Q_j gets its own loss with the shared V from min(Q₁, Q₂); the two losses are
-averaged (``twin="min"``), or each twin uses its own V (``twin="independent"``). The actor and
-the temperature take SAC's steps (:func:`iqlib.neural.sac.sac_update` with this critic loss swapped in,
-the actor on the mixture's states). Rewards of the environment are never used for learning.
+With ``use_target`` V^π(s') uses the target critics. With ``absorbing`` (ours, off by default) a
+terminal row bootstraps from V_abs = −1/(2λ(1 − γ)) (:func:`absorbing_value`) instead of 0: with
+the usually negative learned values, V = 0 after a terminal makes ending an episode look good.
+Each twin gets its own loss, with V from min(Q₁, Q₂) (``twin="min"``) or its own critic
+("independent"); the two are averaged. The actor steps on all 2B states. Environment rewards are
+never used for learning. Everything here is pure; the env loop lives in
+:mod:`iqlib.neural.iq_learn_online_train`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Literal, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
-from iqlib.core.transitions import Transitions
-from iqlib.core.nets import tanh_gaussian_mode, tanh_gaussian_sample
-from iqlib.core.envs import env_spec
-from iqlib.core.nets import apply
-from iqlib.neural.online import load_demos, make_carry, run_online
-from iqlib.core.replay import sample
-from iqlib.neural.sac import SACConfig, init_sac, sac_update
+from iqlib.core.nets import (DoubleCritic, TanhGaussianActor, TrainState, apply, apply_gradients, create_train_state,
+                             init_params, polyak_update, tanh_gaussian_sample)
 
-__all__ = ["IQLearnOnlineConfig", "IQBatch", "iq_critic_terms", "absorbing_value", "sampled_soft_value", "iq_critic_loss",
-           "make_iq_update", "train_iq_learn_online"]
+__all__ = ["IQLearnOnlineConfig", "SACNets", "SACState", "IQBatch", "init_sac", "actor_loss", "temperature_loss",
+           "sac_update", "iq_critic_terms", "absorbing_value", "sampled_soft_value", "iq_critic_loss", "make_update"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,13 +55,13 @@ class IQLearnOnlineConfig:
     hidden: tuple = (256, 256)  #: actor and critic MLP widths (paper: 2 × 256).
     critic_lr: float = 3e-4  #: Adam step of the critics (paper: 3e-4).
     actor_lr: float = 3e-5  #: Adam step of the actor (paper MuJoCo: 3e-5).
-    temperature_lr: float = 3e-4  #: Adam step of log α when learned (SAC: 3e-4).
+    entropy_temperature_lr: float = 3e-4  #: Adam step of log α when learned (SAC: 3e-4).
     learn_temperature: bool = False  #: learn α towards the target entropy (paper IL: fixed α).
-    init_temperature: float = 0.01  #: entropy temperature α (paper MuJoCo: 0.01).
+    entropy_temperature: float = 0.01  #: entropy temperature α, initial if learned (paper MuJoCo: 0.01).
     target_entropy: float | None = None  #: SAC target entropy in nats; None = −action_dim.
     batch_size: int = 256  #: rows drawn from EACH source, expert and replay (paper: 256 each).
     discount: float = 0.99  #: γ (paper: 0.99).
-    tau: float = 0.005  #: Polyak rate of the target critics per update (paper: 0.005).
+    target_rate: float = 0.005  #: Polyak rate ρ of the target critics per update (paper: 0.005).
     use_target: bool = True  #: V(s') from target critics (paper MuJoCo: yes).
     chi2_weight: float = 0.5  #: λ of φ(x) = x − λx² (paper α_χ² = 0.5 ⇒ λ = 1/(4·0.5) = 0.5).
     chi2_rows: Literal["mixture", "expert"] = "mixture"  #: rows of the χ² penalty (paper online: both).
@@ -79,38 +78,118 @@ class IQLearnOnlineConfig:
         for name in ("batch_size", "train_freq", "buffer_capacity", "eval_every", "eval_episodes"):
             if isinstance(getattr(self, name), bool) or int(getattr(self, name)) < 1:
                 raise ValueError(f"IQLearnOnlineConfig.{name} must be an integer >= 1, got {getattr(self, name)!r}")
-        if self.learning_starts < 0:
-            raise ValueError(f"IQLearnOnlineConfig.learning_starts must be >= 0, got {self.learning_starts}")
-        if not 0.0 <= self.discount < 1.0:
-            raise ValueError(f"IQLearnOnlineConfig.discount must be in [0, 1), got {self.discount}")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"IQLearnOnlineConfig.tau must be in (0, 1], got {self.tau}")
+        if self.learning_starts < 0 or not 0.0 <= self.discount < 1.0 or not 0.0 < self.target_rate <= 1.0:
+            raise ValueError("IQLearnOnlineConfig: need learning_starts >= 0, discount in [0, 1), target_rate in (0, 1]")
         if not (np.isfinite(self.chi2_weight) and self.chi2_weight >= 0):
             raise ValueError(f"IQLearnOnlineConfig.chi2_weight must be finite and >= 0, got {self.chi2_weight}")
         if self.absorbing and self.chi2_weight <= 0:
             raise ValueError("IQLearnOnlineConfig: absorbing=True needs chi2_weight > 0")
-        if self.init_temperature <= 0 or min(self.critic_lr, self.actor_lr, self.temperature_lr) <= 0:
-            raise ValueError("IQLearnOnlineConfig: init_temperature and learning rates must be > 0")
+        if self.entropy_temperature <= 0 or min(self.critic_lr, self.actor_lr, self.entropy_temperature_lr) <= 0:
+            raise ValueError("IQLearnOnlineConfig: entropy_temperature and learning rates must be > 0")
         for name, options in (("chi2_rows", ("mixture", "expert")), ("init_term", ("value", "v0")),
                               ("twin", ("min", "independent"))):
             if getattr(self, name) not in options:
                 raise ValueError(f"IQLearnOnlineConfig.{name} must be one of {options}, got {getattr(self, name)!r}")
 
-    def sac_config(self) -> SACConfig:
-        """The :class:`~iqlib.neural.sac.SACConfig` for the actor/temperature steps (α fixed: lr 0)."""
-        return SACConfig(hidden=tuple(self.hidden), actor_lr=self.actor_lr, critic_lr=self.critic_lr,
-                         temperature_lr=self.temperature_lr if self.learn_temperature else 0.0,
-                         batch_size=self.batch_size, discount=self.discount, tau=self.tau,
-                         init_temperature=self.init_temperature, target_entropy=self.target_entropy)
+
+class SACNets(NamedTuple):
+    """Static parts: graphdefs of actor and critic, optimisers, target entropy H̄ (nats)."""
+
+    actor_def: Any
+    critic_def: Any
+    actor_tx: Any
+    critic_tx: Any
+    temperature_tx: Any
+    target_entropy: float
+
+
+class SACState(NamedTuple):
+    """Carry of the update: actor, critic, target-critic params, log α, update count, PRNG key."""
+
+    actor: TrainState
+    critic: TrainState
+    target_critic: Any
+    log_alpha: TrainState
+    step: jax.Array
+    key: jax.Array
 
 
 class IQBatch(NamedTuple):
     """One IQ-Learn batch: ``rows: Transitions (2B, ·)`` (expert rows first), ``is_expert: (2B,)``
     in {0, 1}, ``init_obs: (B, O)`` demo initial states (for ``init_term="v0"``)."""
 
-    rows: Transitions
+    rows: Any
     is_expert: jax.Array
     init_obs: jax.Array
+
+
+def init_sac(key: jax.Array, obs_dim: int, action_dim: int, config) -> tuple[SACNets, SACState]:
+    """``(nets, state)``; the target critic starts equal to the critic.
+
+    ``config``: an :class:`IQLearnOnlineConfig` or :class:`iqlib.neural.sac.SACConfig` (reads
+    ``hidden``, the three learning rates, ``entropy_temperature``, ``target_entropy``; α is
+    fixed, learning rate 0, when ``learn_temperature`` is False).
+    """
+    k_actor, k_critic, k_state = jax.random.split(key, 3)
+    actor_def, actor_p = init_params(lambda r: TanhGaussianActor(obs_dim, action_dim, config.hidden, rngs=r), k_actor)
+    critic_def, critic_p = init_params(lambda r: DoubleCritic(obs_dim, action_dim, config.hidden, rngs=r), k_critic)
+    target_entropy = -float(action_dim) if config.target_entropy is None else float(config.target_entropy)
+    t_lr = config.entropy_temperature_lr if getattr(config, "learn_temperature", True) else 0.0
+    nets = SACNets(actor_def, critic_def, optax.adam(config.actor_lr), optax.adam(config.critic_lr),
+                   optax.adam(t_lr), target_entropy)
+    log_alpha = jnp.asarray(np.log(config.entropy_temperature), jnp.float32)
+    state = SACState(create_train_state(actor_p, nets.actor_tx), create_train_state(critic_p, nets.critic_tx),
+                     jax.tree_util.tree_map(jnp.copy, critic_p), create_train_state(log_alpha, nets.temperature_tx),
+                     jnp.zeros((), jnp.int32), k_state)
+    return nets, state
+
+
+def actor_loss(actor_params, critic_params, alpha, obs, key, nets: SACNets):
+    """``E_s[α log π(a|s) − min_j Q_j(s, a)]``, a reparameterised (SAC Eq. 7); ``obs: (B, O)``.
+
+    Returns ``(loss, log_prob: (B,))``; the log-probabilities feed :func:`temperature_loss`.
+    """
+    action, logp = tanh_gaussian_sample(key, *apply(nets.actor_def, actor_params, obs))
+    q1, q2 = apply(nets.critic_def, critic_params, obs, action)
+    return jnp.mean(alpha * logp - jnp.minimum(q1, q2)), logp
+
+
+def temperature_loss(log_alpha, log_prob, target_entropy: float):
+    """``J(α) = E[−α (log π(a|s) + H̄)]`` with α = exp(log α) (SAC Eq. 18); ``log_prob: (B,)``.
+
+    When the policy's entropy −E[log π] is below H̄ the gradient in log α is negative, so
+    gradient descent raises α (and lowers it in the opposite case).
+    """
+    return -jnp.exp(log_alpha) * jnp.mean(jax.lax.stop_gradient(log_prob) + target_entropy)
+
+
+def sac_update(state: SACState, batch, nets: SACNets, config, critic_loss_fn: Callable,
+               obs_fn: Callable = lambda b: b.obs):
+    """One soft actor-critic step: critic, actor, temperature, then Polyak targets (pure).
+
+    Args:
+      batch: what ``critic_loss_fn`` takes; ``obs_fn(batch) -> (B, O)`` the actor step's states.
+      config: anything with ``target_rate`` (ρ) and what ``critic_loss_fn`` reads.
+      critic_loss_fn: ``(critic_params, state, batch, key, nets, config) -> (loss, metrics)``.
+
+    Returns:
+      ``(state, metrics)`` with scalar metrics (losses, α, entropy, critic metrics); the key
+      in ``state`` is split once per step.
+    """
+    key, k_critic, k_actor = jax.random.split(state.key, 3)
+    (_, c_metrics), c_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
+        state.critic.params, state, batch, k_critic, nets, config)
+    critic = apply_gradients(state.critic, c_grads, nets.critic_tx)
+    alpha = jnp.exp(state.log_alpha.params)
+    (a_loss, logp), a_grads = jax.value_and_grad(actor_loss, has_aux=True)(
+        state.actor.params, critic.params, alpha, obs_fn(batch), k_actor, nets)
+    actor = apply_gradients(state.actor, a_grads, nets.actor_tx)
+    t_loss, t_grad = jax.value_and_grad(temperature_loss)(state.log_alpha.params, logp, nets.target_entropy)
+    log_alpha = apply_gradients(state.log_alpha, t_grad, nets.temperature_tx)
+    target = polyak_update(state.target_critic, critic.params, config.target_rate)
+    metrics = {**c_metrics, "actor_loss": a_loss, "temperature_loss": t_loss, "alpha": alpha,
+               "entropy": -jnp.mean(logp)}
+    return SACState(actor, critic, target, log_alpha, state.step + 1, key), metrics
 
 
 def _wmean(x, w):
@@ -137,16 +216,13 @@ def iq_critic_terms(q, v, next_v, terminal, is_expert, *, discount: float, chi2_
     """
     if chi2_rows not in ("mixture", "expert") or init_term not in ("value", "v0"):
         raise ValueError(f"chi2_rows must be 'mixture'/'expert' and init_term 'value'/'v0', got {chi2_rows!r}, {init_term!r}")
+    if init_term == "v0" and v_init is None:
+        raise ValueError("init_term='v0' needs v_init: (N0,) values at demo initial states")
     mask = discount * (1.0 - terminal)
     r = q - mask * next_v
     e = is_expert.astype(r.dtype)
     expert_reward = _wmean(r, e)
-    if init_term == "value":
-        init = jnp.mean(v - mask * next_v)
-    else:
-        if v_init is None:
-            raise ValueError("init_term='v0' needs v_init: (N0,) values at demo initial states")
-        init = (1.0 - discount) * jnp.mean(v_init)
+    init = jnp.mean(v - mask * next_v) if init_term == "value" else (1.0 - discount) * jnp.mean(v_init)
     penalty = chi2_weight * (jnp.mean(r**2) if chi2_rows == "mixture" else _wmean(r**2, e))
     loss = -expert_reward + init + penalty
     return loss, {"expert_reward": expert_reward, "policy_reward": _wmean(r, 1.0 - e), "init_term": init,
@@ -173,9 +249,7 @@ def sampled_soft_value(actor_def, actor_params, critic_def, critic_params, obs, 
     α log π(ã|s); with "independent" each uses its own critic. Gradients flow into the critic
     params (not the actor's sample, which is held fixed).
     """
-    mean, log_std = apply(actor_def, actor_params, obs)
-    action, logp = tanh_gaussian_sample(key, mean, log_std)
-    action, logp = jax.lax.stop_gradient(action), jax.lax.stop_gradient(logp)
+    action, logp = jax.lax.stop_gradient(tanh_gaussian_sample(key, *apply(actor_def, actor_params, obs)))
     q1, q2 = apply(critic_def, critic_params, obs, action)
     if twin == "min":
         qm = jnp.minimum(q1, q2)
@@ -183,109 +257,38 @@ def sampled_soft_value(actor_def, actor_params, critic_def, critic_params, obs, 
     return q1 - alpha * logp, q2 - alpha * logp
 
 
-def iq_critic_loss(critic_params, state, batch: IQBatch, key, nets, sac_config, *, iq: IQLearnOnlineConfig):
-    """IQ-Learn critic loss with the signature of :func:`iqlib.neural.sac.critic_loss` (``critic_loss_fn``).
+def iq_critic_loss(critic_params, state: SACState, batch: IQBatch, key, nets: SACNets, config: IQLearnOnlineConfig):
+    """IQ-Learn critic loss, a ``critic_loss_fn`` of :func:`sac_update`; returns ``(loss, metrics)``.
 
     Averages :func:`iq_critic_terms` over the twin critics; V from :func:`sampled_soft_value`
-    (online critics at s and at the demo initial states; target critics at s' if ``iq.use_target``).
-    Returns ``(loss, metrics)``.
+    (online critics at s and at the demo initial states; target critics at s' if ``use_target``).
     """
-    rows = batch.rows
-    alpha = jnp.exp(state.log_alpha.params)
+    rows, alpha = batch.rows, jnp.exp(state.log_alpha.params)
     k_v, k_next, k_init = jax.random.split(key, 3)
-    vs = sampled_soft_value(nets.actor_def, state.actor.params, nets.critic_def, critic_params, rows.obs, k_v, alpha, iq.twin)
-    next_params = state.target_critic if iq.use_target else critic_params
-    nvs = sampled_soft_value(nets.actor_def, state.actor.params, nets.critic_def, next_params, rows.next_obs, k_next,
-                             alpha, iq.twin)
-    v0s = (sampled_soft_value(nets.actor_def, state.actor.params, nets.critic_def, critic_params, batch.init_obs,
-                              k_init, alpha, iq.twin) if iq.init_term == "v0" else (None, None))
+    value = functools.partial(sampled_soft_value, nets.actor_def, state.actor.params, nets.critic_def,
+                              alpha=alpha, twin=config.twin)
+    vs = value(critic_params, rows.obs, k_v)
+    nvs = value(state.target_critic if config.use_target else critic_params, rows.next_obs, k_next)
+    v0s = value(critic_params, batch.init_obs, k_init) if config.init_term == "v0" else (None, None)
     qs = apply(nets.critic_def, critic_params, rows.obs, rows.action)
     terminal = rows.terminal
-    if iq.absorbing:
-        v_abs = absorbing_value(iq.chi2_weight, iq.discount)
+    if config.absorbing:
+        v_abs = absorbing_value(config.chi2_weight, config.discount)
         nvs = tuple(jnp.where(terminal > 0, v_abs, nv) for nv in nvs)
         terminal = jnp.zeros_like(terminal)
-    losses, terms = [], []
-    for q, v, nv, v0 in zip(qs, vs, nvs, v0s):
-        loss, t = iq_critic_terms(q, v, nv, terminal, batch.is_expert, discount=iq.discount,
-                                  chi2_weight=iq.chi2_weight, chi2_rows=iq.chi2_rows, init_term=iq.init_term, v_init=v0)
-        losses.append(loss)
-        terms.append(t)
-    loss = 0.5 * (losses[0] + losses[1])
-    metrics = {k: 0.5 * (terms[0][k] + terms[1][k]) for k in terms[0]}
+    out = [iq_critic_terms(q, v, nv, terminal, batch.is_expert, discount=config.discount, chi2_weight=config.chi2_weight,
+                           chi2_rows=config.chi2_rows, init_term=config.init_term, v_init=v0)
+           for q, v, nv, v0 in zip(qs, vs, nvs, v0s)]
+    loss = 0.5 * (out[0][0] + out[1][0])
+    metrics = {k: 0.5 * (out[0][1][k] + out[1][1][k]) for k in out[0][1]}
     return loss, {"critic_loss": loss, "q_mean": jnp.mean(qs[0]), **metrics}
 
 
-def make_iq_update(nets, config: IQLearnOnlineConfig):
-    """Pure one-seed ``update(carry) -> (carry, metrics)`` on an :class:`~iqlib.neural.online.OnlineCarry`.
+def make_update(nets: SACNets, config: IQLearnOnlineConfig) -> Callable:
+    """The pure one-seed ``update(state: SACState, batch: IQBatch) -> (state, metrics)`` of IQ-Learn:
+    one :func:`sac_update` with :func:`iq_critic_loss`, the actor on all 2B states of the batch."""
 
-    Samples B demo rows and B replay rows (and B demo initial states), then one
-    :func:`iqlib.neural.sac.sac_update` with :func:`iq_critic_loss` (actor on all 2B states).
-    """
-    sac_cfg, b = config.sac_config(), config.batch_size
-    loss_fn = functools.partial(iq_critic_loss, iq=config)
-
-    def update(carry):
-        key, k_e, k_p, k_0, k_u = jax.random.split(carry.key, 5)
-        expert = sample(k_e, carry.expert, carry.expert.obs.shape[0], b)
-        policy = sample(k_p, carry.replay, carry.size, b)
-        rows = jax.tree_util.tree_map(lambda x, y: jnp.concatenate([x, y.astype(x.dtype)]), expert, policy)
-        init_obs = carry.expert_init[jax.random.randint(k_0, (b,), 0, carry.expert_init.shape[0])]
-        batch = IQBatch(rows, jnp.concatenate([jnp.ones(b), jnp.zeros(b)]), init_obs)
-        learner, metrics = sac_update(carry.learner, batch, k_u, nets, sac_cfg, critic_loss_fn=loss_fn,
-                                      obs_fn=lambda bt: bt.rows.obs)
-        return carry._replace(learner=learner, key=key), metrics
+    def update(state: SACState, batch: IQBatch):
+        return sac_update(state, batch, nets, config, critic_loss_fn=iq_critic_loss, obs_fn=lambda b: b.rows.obs)
 
     return update
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _act_mode(actor_def, params, obs):
-    return jax.vmap(lambda p, o: tanh_gaussian_mode(apply(actor_def, p, o)[0]))(params, obs)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _act_sample(actor_def, params, obs, key):
-    keys = jax.random.split(key, obs.shape[0])
-    return jax.vmap(lambda p, o, k: tanh_gaussian_sample(k, *apply(actor_def, p, o))[0])(params, obs, keys)
-
-
-def train_iq_learn_online(env_id: str, config: IQLearnOnlineConfig = IQLearnOnlineConfig(), *, n_demos: int = 1,
-                          seed: int = 0, n_seeds: int = 1, total_steps: int = 10_000, progress: bool = False,
-                          demos_dir=None):
-    """Online IQ-Learn on a continuous-control gymnasium task, ``n_seeds`` seeds vmapped.
-
-    Args:
-      env_id: gymnasium id with a Box action space (rescaled to [-1, 1]), e.g. "Pendulum-v1", "Hopper-v5".
-      n_demos: expert episodes from ``data/demos/<env_id>.npz`` (actions used).
-      seed: base seed (params of seed i from ``jax.random.key(seed)`` split n_seeds ways).
-      total_steps: env steps per seed (multiple of ``config.eval_every``).
-
-    Returns:
-      ``(nets, carry, history, demo_info)``; ``history`` from :func:`iqlib.neural.online.run_online`
-      with ``eval_deterministic`` (tanh of the mean) and ``eval_stochastic`` (a ~ π) returns ``(S, T, n)``.
-
-    Raises:
-      ValueError: unknown/discrete env id, bad n_demos or step counts. FileNotFoundError: no demo file.
-    """
-    demos, info = load_demos(env_id, n_demos, demos_dir=demos_dir)
-    spec = env_spec(env_id)
-    if spec["discrete"]:
-        raise ValueError(f"env_id {env_id!r} has discrete actions; online IQ-Learn with SAC needs a Box action space "
-                         "(use iqlib.neural.iq_learn_lfo for the discrete learning-from-observations learner)")
-    if int(n_seeds) < 1:
-        raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
-    k_init, k_carry = jax.random.split(jax.random.key(seed))
-    init = jax.vmap(lambda k: init_sac(k, spec["obs_dim"], spec["action_dim"], config.sac_config())[1])
-    nets, _ = init_sac(k_init, spec["obs_dim"], spec["action_dim"], config.sac_config())
-    learner = init(jax.random.split(k_init, n_seeds))
-    carry = make_carry(learner, n_seeds, min(config.buffer_capacity, total_steps), spec, demos, k_carry)
-    policies = {"deterministic": lambda ln: (lambda o, k: _act_mode(nets.actor_def, ln.actor.params, jnp.asarray(o))),
-                "stochastic": lambda ln: (lambda o, k: _act_sample(nets.actor_def, ln.actor.params, jnp.asarray(o), k))}
-    carry, hist = run_online(
-        env_id, carry, make_iq_update(nets, config),
-        sample_action=lambda ln, o, k: _act_sample(nets.actor_def, ln.actor.params, o, k),
-        eval_policies=policies, total_steps=total_steps, train_freq=config.train_freq,
-        learning_starts=config.learning_starts, eval_every=config.eval_every, eval_episodes=config.eval_episodes,
-        seed=seed, progress=progress, desc=f"IQ-Learn {env_id}")
-    return nets, carry, hist, info

@@ -1,6 +1,6 @@
 """IQL offline-to-online fine-tuning (Kostrikov, Nair, Levine 2021, §5.3 and Table 3).
 
-Pre-train IQL offline on D (:func:`iqlib.neural.iql.make_train`), then keep running *the same*
+Pre-train IQL offline on D (:func:`iqlib.neural.iql_train.make_train`), then keep running *the same*
 update — V (Eq. 5), π (Eq. 7), twin Q (Eq. 6), Polyak target — while the agent acts and its
 own transitions join the replay buffer:
 
@@ -25,34 +25,35 @@ The "from scratch" baseline (:func:`train_from_scratch`) is the same loop starte
 initialised networks and an empty buffer, with ``learning_starts`` uniformly random actions
 before the first update.
 
-Sampling from the first ``size`` rows of a capacity-sized buffer: the IQL update draws its
-minibatch uniformly from whatever array it is given, so before each update it is handed a
-fresh view of M = 64·B rows drawn i.i.d. uniformly from the filled rows
-(:func:`make_online_chunk`): every minibatch row is exactly uniform over the buffer, and the
-compiled chunk never changes shape as the buffer fills.
+Both run in the online loop of every online learner (:func:`iqlib.neural.online.run_online`,
+one seed, one env), with this learner's hooks: a policy sample to act, the reward convention
+to store, an evaluation before the first online step. Sampling from the first ``size`` rows of a
+capacity-sized buffer: the IQL update draws its minibatch uniformly from whatever array it is
+given, so before each update it is handed a fresh view of M = 64·B rows drawn i.i.d. uniformly
+from the filled rows (:func:`uniform_view`): every minibatch row is exactly uniform over the
+buffer, and the compiled chunk never changes shape as the buffer fills.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import time
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from iqlib.neural.acting import deterministic_act, stochastic_act
-from iqlib.neural.offline import prepare_data
-from iqlib.core.transitions import Transitions
-from iqlib.core.envs import env_spec, evaluate, make_env
-from iqlib.neural.iql import IQLConfig, IQLState, make_train
+from iqlib.core.envs import env_spec, evaluate
 from iqlib.core.replay import ReplayBuffer
-from iqlib.core.training import make_chunk, stack_metrics
+from iqlib.core.transitions import Transitions
+from iqlib.neural.acting import deterministic_act, stochastic_act
+from iqlib.neural.iql import IQLConfig, IQLState
+from iqlib.neural.iql_train import make_train
+from iqlib.neural.offline import prepare_data
+from iqlib.neural.online import make_update_chunk, run_online
 
-__all__ = ["OnlineResult", "reward_transform", "init_buffer", "make_online_chunk", "finetune",
-           "train_from_scratch"]
+__all__ = ["OnlineResult", "reward_transform", "init_buffer", "uniform_view", "finetune", "train_from_scratch"]
 
 
 class OnlineResult(NamedTuple):
@@ -64,7 +65,7 @@ class OnlineResult(NamedTuple):
       eval_returns: (K, eval_episodes) raw undiscounted returns of the deterministic policy.
       episode_steps, episode_returns: (E,) env step at which each online (stochastic) training
         episode ended, and its raw return.
-      metrics: IQL per-update metrics, each (num_updates,) (see :func:`iqlib.neural.iql.make_train`).
+      metrics: IQL per-update metrics, each (num_updates,) (see :func:`iqlib.neural.iql_train.make_train`).
       buffer: the :class:`~iqlib.core.replay.ReplayBuffer` (offline rows first, then online ones).
       wall_s: wall-clock seconds of the online loop.
     """
@@ -106,13 +107,14 @@ def reward_transform(info: dict | None) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def init_buffer(offline_data: Transitions | None, online_steps: int, obs_dim: int | None = None,
-                action_shape: tuple | None = None) -> ReplayBuffer:
+                action_shape: tuple | None = None, n_seeds: int | None = None) -> ReplayBuffer:
     """Replay buffer of capacity N + ``online_steps`` whose first N rows are ``offline_data``.
 
     Args:
       offline_data: dataset (N rows, reward convention already applied), or None for an empty
         buffer (then ``obs_dim`` and ``action_shape`` are required).
       online_steps: room for the online transitions (≥ 1); nothing is ever overwritten.
+      n_seeds: None for a buffer without a seed axis; S for S identical copies (the online loop's layout).
 
     Raises:
       ValueError: ``online_steps`` < 1, or no data and no ``obs_dim``/``action_shape``.
@@ -122,43 +124,30 @@ def init_buffer(offline_data: Transitions | None, online_steps: int, obs_dim: in
     if offline_data is None:
         if obs_dim is None or action_shape is None:
             raise ValueError("an empty buffer needs obs_dim and action_shape")
-        return ReplayBuffer(int(online_steps), int(obs_dim), tuple(action_shape))
+        return ReplayBuffer(int(online_steps), int(obs_dim), tuple(action_shape), n_seeds=n_seeds)
     d = prepare_data(offline_data, "offline_data")
-    buf = ReplayBuffer(len(d.reward) + int(online_steps), d.obs.shape[1], tuple(d.action.shape[1:]))
-    buf.add(**d._asdict())
+    buf = ReplayBuffer(len(d.reward) + int(online_steps), d.obs.shape[1], tuple(d.action.shape[1:]), n_seeds=n_seeds)
+    lead = () if n_seeds is None else (int(n_seeds),)
+    buf.add(**{k: np.broadcast_to(v, lead + v.shape) for k, v in d._asdict().items()})
     return buf
 
 
-def make_online_chunk(update: Callable, train_freq: int, batch_size: int, view_factor: int = 64) -> Callable:
-    """Jitted ``chunk(carry, data, size, key) -> (carry, metrics)``: ``train_freq`` IQL updates.
+def uniform_view(batch_size: int, view_factor: int = 64) -> Callable:
+    """``sample_batch(key, data, size, _) -> view`` for :func:`iqlib.neural.online.make_update_chunk`:
+    M = ``view_factor · batch_size`` rows drawn i.i.d. uniformly from the first ``size`` rows of the
+    capacity-sized ``data`` (leaves (C, ...) -> (M, ...)).
 
-    Args:
-      update: ``(carry, data) -> (carry, metrics)`` (:attr:`iqlib.neural.offline.OfflineTrainer.update`),
-        which draws its minibatch of ``batch_size`` uniformly from the rows of ``data``.
-      train_freq: updates per call (one ``lax.scan`` via :func:`iqlib.core.training.make_chunk`).
-      batch_size: the update's minibatch size B; view_factor: M = view_factor · B.
-
-    The chunk receives the capacity-sized buffer ``data`` (leaves (C, ...)) and its fill
-    ``size``. Before *every* update it draws M rows i.i.d. uniformly from the first ``size``
-    (a fresh view, ``key`` split per update) and lets ``update`` sample from that view: each
-    minibatch row is exactly uniform over the filled rows, rows are independent except that
-    two coincide with probability 1/M + 1/size instead of 1/size (M = 16384 at B = 256),
-    and nothing recompiles as the buffer fills. Metrics leaves: (train_freq,).
+    The IQL update then samples its B rows from the view: each minibatch row is exactly uniform
+    over the filled rows, rows are independent except that two coincide with probability
+    1/M + 1/size instead of 1/size (M = 16384 at B = 256), and nothing recompiles as the buffer fills.
     """
     m_rows = int(view_factor) * int(batch_size)
 
-    def step(carry, data: Transitions, size):
-        state, key = carry
-        key, k = jax.random.split(key)
-        idx = jax.random.randint(k, (m_rows,), 0, jnp.maximum(size, 1))
-        state, metrics = update(state, jax.tree_util.tree_map(lambda x: x[idx], data))
-        return (state, key), metrics
+    def sample_batch(key, data: Transitions, size, _):
+        idx = jax.random.randint(key, (m_rows,), 0, jnp.maximum(size, 1))
+        return jax.tree_util.tree_map(lambda x: x[idx], data)
 
-    def chunk(carry, data: Transitions, size, key):
-        (carry, _), metrics = make_chunk(lambda c: step(c, data, size), train_freq)((carry, key))
-        return carry, metrics
-
-    return jax.jit(chunk, donate_argnums=0)
+    return sample_batch
 
 
 def _check_args(online_steps, train_freq, eval_every, eval_episodes, learning_starts=0):
@@ -176,69 +165,11 @@ def _check_args(online_steps, train_freq, eval_every, eval_episodes, learning_st
         raise ValueError(f"learning_starts ({learning_starts}) must be < online_steps ({online_steps})")
 
 
-def _online_loop(programs, carry, buffer: ReplayBuffer, env_id: str, online_steps: int, *,
-                 reward_fn, seed, train_freq, eval_every, eval_episodes, eval_seed,
-                 learning_starts, progress, desc) -> OnlineResult:
-    """Act, store, update in blocks; evaluate deterministically every ``eval_every`` steps."""
-    t0 = time.perf_counter()
-    env = make_env(env_id)
-    env.action_space.seed(int(seed))
-    discrete = env_spec(env_id)["discrete"]
-    trainer, chunk, policy_step, _ = programs
-    det = deterministic_act(trainer.policy_graphdef)
-    key = jax.random.fold_in(jax.random.key(int(seed)), 7)
-
-    def eval_now():
-        act = lambda o, k: det(trainer.policy_params(carry), o, k)
-        return evaluate(env_id, act, eval_episodes, eval_seed)
-
-    eval_steps, eval_returns, ep_steps, ep_returns, history = [0], [eval_now()], [], [], []
-    obs, _ = env.reset(seed=int(seed))
-    ep_ret, ep_start = 0.0, 1.0
-    blocks = range(int(online_steps) // int(train_freq))
-    if progress:
-        from tqdm.auto import tqdm
-
-        blocks = tqdm(blocks, desc=desc, unit="block")
-    for b in blocks:
-        key, k_act, k_chunk = jax.random.split(key, 3)
-        params = trainer.policy_params(carry)
-        for t in range(train_freq):
-            step = b * train_freq + t
-            if step < learning_starts:
-                action = env.action_space.sample()
-            else:
-                action = np.asarray(policy_step(params, jnp.asarray(obs, jnp.float32), k_act, t))
-                action = int(action) if discrete else action.astype(np.float32)
-            next_obs, r, terminated, truncated, _ = env.step(action)
-            buffer.add(obs=obs, action=action, reward=reward_fn(r), next_obs=next_obs,
-                       terminal=float(terminated), timeout=float(truncated and not terminated),
-                       episode_start=ep_start)
-            ep_ret += float(r)
-            obs, ep_start = next_obs, 0.0
-            if terminated or truncated:
-                ep_steps.append(step + 1)
-                ep_returns.append(ep_ret)
-                obs, _ = env.reset()
-                ep_ret, ep_start = 0.0, 1.0
-        done = (b + 1) * train_freq
-        if done > learning_starts:  # the same number of updates as env steps in the block
-            data, size = buffer.device_view()
-            carry, m = chunk(carry, data, size, k_chunk)
-            history.append(jax.device_get(m))
-        if done % eval_every == 0:
-            eval_steps.append(done)
-            eval_returns.append(eval_now())
-    env.close()
-    return OnlineResult(carry, np.asarray(eval_steps), np.stack(eval_returns), np.asarray(ep_steps),
-                        np.asarray(ep_returns), stack_metrics(history), buffer, time.perf_counter() - t0)
-
-
 @functools.lru_cache(maxsize=16)
 def _online_programs(config: IQLConfig, obs_dim: int, action_dim: int | None, n_actions: int | None,
                      train_freq: int):
-    """(trainer, chunk, policy_step, init) for one (config, spaces, train_freq): compiled once, shared
-    by every seed, fine-tuned or from scratch (the update takes the data as an argument)."""
+    """(trainer, chunk, deterministic head, stochastic head) for one (config, spaces, train_freq): compiled
+    once, shared by every seed, fine-tuned or from scratch (the update takes the data as an argument)."""
     online = dataclasses.replace(config, cosine_actor_lr=False)  # constant actor LR online
     dummy = Transitions(obs=np.zeros((1, obs_dim), np.float32),
                         action=np.zeros((1,), np.int32) if n_actions else np.zeros((1, action_dim), np.float32),
@@ -246,13 +177,33 @@ def _online_programs(config: IQLConfig, obs_dim: int, action_dim: int | None, n_
                         terminal=np.zeros(1, np.float32), timeout=np.zeros(1, np.float32),
                         episode_start=np.ones(1, np.float32))
     trainer = make_train(online, dummy, int(train_freq), chunk_size=int(train_freq), n_actions=n_actions)
-    sto = stochastic_act(trainer.policy_graphdef)
-    policy_step = jax.jit(lambda p, o, k, t: sto(p, o[None], jax.random.fold_in(k, t))[0])
-    return trainer, make_online_chunk(trainer.update, int(train_freq), online.batch_size), policy_step, jax.jit(trainer.init)
+    chunk = make_update_chunk(trainer.update, uniform_view(online.batch_size), int(train_freq))
+    return trainer, chunk, deterministic_act(trainer.policy_graphdef), stochastic_act(trainer.policy_graphdef)
 
 
-def _programs(config, spec, train_freq):
-    return _online_programs(config, spec["obs_dim"], spec.get("action_dim"), spec.get("n_actions"), int(train_freq))
+def _run(config, spec, state: IQLState, buffer: ReplayBuffer, env_id: str, online_steps: int, *, reward_fn, seed,
+         train_freq, eval_every, eval_episodes, eval_seed, learning_starts, progress, desc) -> OnlineResult:
+    """One seed through :func:`iqlib.neural.online.run_online`: policy samples, the dataset's reward
+    convention stored, deterministic evaluations at step 0 and every ``eval_every`` steps."""
+    trainer, chunk, det, sto = _online_programs(config, spec["obs_dim"], spec.get("action_dim"),
+                                                spec.get("n_actions"), int(train_freq))
+
+    def evaluate_det(step, ln, _):
+        params = jax.tree_util.tree_map(lambda x: x[0], trainer.policy_params(ln))
+        return evaluate(env_id, functools.partial(det, params), int(eval_episodes), int(eval_seed))
+
+    key = jax.random.fold_in(jax.random.key(int(seed)), 7)
+    learner, hist = run_online(
+        env_id, jax.tree_util.tree_map(lambda x: jnp.copy(x)[None], state), buffer, chunk,
+        act=lambda ln, obs, k, step: sto(trainer.policy_params(ln), obs, k), total_steps=int(online_steps),
+        train_freq=int(train_freq), keys=jax.random.split(key)[:1], learning_starts=int(learning_starts),
+        eval_every=int(eval_every), evaluate=evaluate_det, eval_at_start=True, reward_fn=reward_fn, seed=int(seed),
+        reset_seeds=[[int(seed)]], act_key=jax.random.split(key)[1], progress=progress, desc=desc)
+    ends = hist["train_returns"]
+    return OnlineResult(jax.tree_util.tree_map(lambda x: x[0], learner), np.asarray(hist["eval_steps"]),
+                        np.stack(hist["evals"]), np.asarray([t for t, _, _ in ends]),
+                        np.asarray([r for _, _, r in ends]), {k: v[0] for k, v in hist["metrics"].items()},
+                        buffer.of_seed(0), hist["wall_s"])
 
 
 def finetune(config: IQLConfig, state: IQLState, offline_data: Transitions, env_id: str,
@@ -295,12 +246,9 @@ def finetune(config: IQLConfig, state: IQLState, offline_data: Transitions, env_
     if d.obs.shape[1] != spec["obs_dim"] or tuple(d.action.shape[1:]) != act_shape:
         raise ValueError(f"offline_data has obs dim {d.obs.shape[1]} and action shape {d.action.shape[1:]}, "
                          f"but {env_id} has {spec['obs_dim']} and {act_shape}")
-    buffer = init_buffer(d, online_steps)
-    state = jax.tree_util.tree_map(jnp.copy, state)  # the chunk donates its carry; keep the caller's
-    return _online_loop(_programs(config, spec, train_freq), state, buffer, env_id, online_steps, reward_fn=reward_fn or reward_transform(None),
-                        seed=seed, train_freq=int(train_freq), eval_every=int(eval_every),
-                        eval_episodes=int(eval_episodes), eval_seed=int(eval_seed), learning_starts=0,
-                        progress=progress, desc=desc)
+    return _run(config, spec, state, init_buffer(d, online_steps, n_seeds=1), env_id, online_steps,
+                reward_fn=reward_fn or reward_transform(None), seed=seed, train_freq=train_freq, eval_every=eval_every,
+                eval_episodes=eval_episodes, eval_seed=eval_seed, learning_starts=0, progress=progress, desc=desc)
 
 
 def train_from_scratch(config: IQLConfig, env_id: str, online_steps: int, *, reward_fn: Callable | None = None,
@@ -326,10 +274,9 @@ def train_from_scratch(config: IQLConfig, env_id: str, online_steps: int, *, rew
     act_shape = () if spec["discrete"] else (spec["action_dim"],)
     if capacity is not None and int(capacity) < int(online_steps):
         raise ValueError(f"capacity ({capacity}) must be >= online_steps ({online_steps})")
-    buffer = init_buffer(None, capacity or online_steps, spec["obs_dim"], act_shape)
-    programs = _programs(config, spec, train_freq)
-    carry = programs[3](jax.random.key(int(seed)))
-    return _online_loop(programs, carry, buffer, env_id, online_steps, reward_fn=reward_fn or reward_transform(None),
-                        seed=seed, train_freq=int(train_freq), eval_every=int(eval_every),
-                        eval_episodes=int(eval_episodes), eval_seed=int(eval_seed),
-                        learning_starts=int(learning_starts), progress=progress, desc=desc)
+    buffer = init_buffer(None, capacity or online_steps, spec["obs_dim"], act_shape, n_seeds=1)
+    state = jax.jit(_online_programs(config, spec["obs_dim"], spec.get("action_dim"), spec.get("n_actions"),
+                                     int(train_freq))[0].init)(jax.random.key(int(seed)))
+    return _run(config, spec, state, buffer, env_id, online_steps, reward_fn=reward_fn or reward_transform(None),
+                seed=seed, train_freq=train_freq, eval_every=eval_every, eval_episodes=eval_episodes,
+                eval_seed=eval_seed, learning_starts=learning_starts, progress=progress, desc=desc)

@@ -1,36 +1,38 @@
-"""Online imitation plumbing shared by online IQ-Learn (continuous) and its LfO variant.
+"""The one online loop of every online learner (DQN, SAC, online IQ-Learn, its LfO variant, IQL fine-tuning).
 
-- :func:`load_demos`: the first ``n_demos`` whole episodes of ``data/demos/<EnvId>.npz``
-  (checksummed by :func:`iqlib.data.datasets.load_dataset`), optionally with the actions dropped
-  (learning from observations: only ``(s, s', terminal)`` survive).
-- A replay buffer *on device with a leading seed axis* (``(S, C, ...)`` arrays): every seed
-  adds the same number of rows per block, so one jitted scatter writes all seeds and the
-  compiled update chunk samples with :func:`iqlib.core.replay.sample` under ``jax.vmap``.
-- :func:`run_online`: S environments (one per seed) stepped in lockstep on the host, one
-  batched act call per step; after each block of ``train_freq`` steps, ``train_freq`` updates
-  run as one compiled ``lax.scan`` chunk vmapped over seeds (update-to-data ratio 1); the
-  policy is evaluated every ``eval_every`` steps with :func:`iqlib.core.envs.evaluate`.
+S seeds × E environments are stepped in lockstep on the host, with one batched act call per step
+for all of them; the transitions of a block of ``train_freq`` lockstep steps go into the
+:class:`iqlib.core.replay.ReplayBuffer` (one ring per seed) in one write; then a compiled chunk of
+updates (:func:`make_update_chunk`: a ``lax.scan`` vmapped over seeds) runs on the buffer; every
+``eval_every`` transitions the driver's ``evaluate`` hook runs. Counting is in transitions per
+seed (lockstep steps × E): the first ``learning_starts`` take uniformly random actions and the
+update chunks start with the first block past them, so with E = 1 and one update per step a run
+of T steps makes T − learning_starts updates.
 
-The environment is used for the agent's own transitions and for evaluation only; the learner
-never sees an environment reward (rewards in the replay are stored but unused).
+What differs between learners comes in as arguments: the update and its minibatch sampler
+(uniform replay rows; demos mixed in for IQ-Learn; a view of the buffer for IQL), the act function
+(ε-greedy for DQN, a policy sample otherwise), the reward stored (IQL's dataset convention) and
+evaluation (``evaluate``, ``on_chunk`` and ``stop_when`` hooks). :func:`load_demos` reads the
+expert demonstrations of the imitation learners.
 """
 
 from __future__ import annotations
 
 import pathlib
 import time
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
+from tqdm.auto import tqdm
 
+from iqlib.core.envs import ENV_IDS, env_spec, make_env
+from iqlib.core.replay import ReplayBuffer
+from iqlib.core.training import stack_metrics
 from iqlib.core.transitions import Transitions, episode_bounds, episode_returns, select_episodes
 from iqlib.data.datasets import load_dataset
-from iqlib.core.envs import ENV_IDS, env_spec, evaluate, make_env
-from iqlib.core.training import make_chunk
 
-__all__ = ["DEMOS_DIR", "load_demos", "replay_init", "replay_add", "OnlineCarry", "make_carry", "run_online"]
+__all__ = ["DEMOS_DIR", "load_demos", "make_update_chunk", "check_schedule", "run_online"]
 
 DEMOS_DIR = pathlib.Path(__file__).resolve().parents[2] / "data" / "demos"
 _MAKE_TARGET = {"CartPole-v1": "data-discrete", "LunarLander-v3": "data-discrete", "Acrobot-v1": "data-discrete"}
@@ -75,136 +77,145 @@ def load_demos(env_id: str, n_demos: int, *, observations_only: bool = False, de
     return demos, info
 
 
-def replay_init(n_seeds: int, capacity: int, obs_dim: int, action_shape: tuple = ()) -> Transitions:
-    """Zeroed replay ``Transitions`` with arrays ``(n_seeds, capacity, ...)`` (int32 actions if discrete)."""
-    s, c = int(n_seeds), int(capacity)
-    act_dtype = jnp.int32 if tuple(action_shape) == () else jnp.float32
-    z = lambda *shape: jnp.zeros((s, c, *shape), jnp.float32)  # noqa: E731
-    return Transitions(z(obs_dim), jnp.zeros((s, c, *action_shape), act_dtype), z(), z(obs_dim), z(), z(), z())
-
-
-@jax.jit
-def _scatter(data, rows, idx):
-    return jax.tree_util.tree_map(lambda d, r: d.at[:, idx].set(r.astype(d.dtype)), data, rows)
-
-
-def replay_add(data: Transitions, rows: Transitions, pos: int) -> Transitions:
-    """Write ``rows`` (arrays ``(S, K, ...)``) at ring positions ``pos … pos+K−1`` (mod capacity)."""
-    cap, k = data.obs.shape[1], rows.obs.shape[1]
-    return _scatter(data, rows, jnp.asarray((pos + np.arange(k)) % cap, jnp.int32))
-
-
-class OnlineCarry(NamedTuple):
-    """Carry of an online update (every leaf has a leading seed axis S).
-
-    learner: the algorithm's state; replay: ``Transitions (S, C, ·)``; size: ``(S,)`` rows
-    filled; expert: ``Transitions (S, N_E, ·)`` (the same demos broadcast to every seed);
-    expert_init: ``(S, N0, O)`` initial states of the demo episodes; key: ``(S,)`` PRNG keys.
-    """
-
-    learner: Any
-    replay: Transitions
-    size: jax.Array
-    expert: Transitions
-    expert_init: jax.Array
-    key: jax.Array
-
-
-def run_online(env_id: str, carry: OnlineCarry, update: Callable, *, sample_action: Callable,
-               eval_policies: dict, total_steps: int, train_freq: int, learning_starts: int,
-               eval_every: int, eval_episodes: int, seed: int, progress: bool = False, desc: str | None = None):
-    """The online loop shared by the learners (host envs, compiled update chunks, evaluation).
+def make_update_chunk(update: Callable, sample_batch: Callable, n_updates: int) -> Callable:
+    """Jitted ``chunk((learner, key), data, size, shared=None) -> ((learner, key), metrics)``.
 
     Args:
-      carry: :class:`OnlineCarry` (S seeds). update: pure ``carry -> (carry, metrics)`` for ONE seed
-        (vmapped here). sample_action: jitted ``(learner (S,·), obs (S, O), key) -> actions (S, ·)``.
-      eval_policies: ``{name: learner -> act(obs (S, n, O), key) -> actions}`` evaluated every
-        ``eval_every`` env steps (e.g. deterministic and stochastic).
-      total_steps: env steps per seed (multiple of ``train_freq`` and of ``eval_every``).
-      learning_starts: env steps of uniform random actions (and no updates) at the start.
-      seed: seed s of seed index i resets env i with ``seed + 1000 i``; evaluation episodes
-        restart from ``seed + 10_000 + step`` (the same initial states for every seed).
+      update: pure one-seed ``update(learner, batch) -> (learner, metrics)``.
+      sample_batch: ``sample_batch(key, data, size, shared) -> batch``: the minibatch from one
+        seed's replay ``data`` (capacity-sized, first ``size`` rows filled) and ``shared`` (data
+        every seed sees, e.g. the demonstrations; None if unused).
+      n_updates: updates per call, one ``lax.scan``.
 
-    Returns:
-      ``(carry, history)``: ``history["step"]: (T,)``, ``history[f"eval_{name}"]: (S, T, eval_episodes)``
-      returns, ``history["train_returns"]``: list of ``(step, seed index, return)``,
-      ``history["metrics"]``: per-chunk means of the update metrics ``{name: (S, n_chunks)}``,
-      ``history["update_steps"]`` and ``history["wall_s"]``.
-
-    Raises:
-      ValueError: if ``total_steps`` is not a positive multiple of ``train_freq`` and ``eval_every``.
+    Every leaf of ``learner``, ``key`` (PRNG keys), ``data`` and ``size`` has a leading seed axis
+    S (vmapped); each update splits the seed's key for its minibatch. Metrics leaves ``(S,
+    n_updates)``. The carry is donated.
     """
+    if int(n_updates) < 1:
+        raise ValueError(f"n_updates must be >= 1, got {n_updates}")
+
+    def one_seed(carry, data, size, shared):
+        def step(c, _):
+            learner, key = c
+            key, k = jax.random.split(key)
+            learner, metrics = update(learner, sample_batch(k, data, size, shared))
+            return (learner, key), metrics
+
+        return jax.lax.scan(step, carry, None, length=int(n_updates))
+
+    chunk = jax.jit(jax.vmap(one_seed, in_axes=(0, 0, 0, None)), donate_argnums=0)
+    return lambda carry, data, size, shared=None: chunk(carry, data, size, shared)
+
+
+def check_schedule(total_steps: int, train_freq: int, eval_every: int) -> None:
+    """Raise ValueError unless ``total_steps`` is a positive multiple of ``eval_every``, itself a
+    multiple of ``train_freq`` (the imitation learners' schedule)."""
     if total_steps < 1 or total_steps % train_freq or total_steps % eval_every or eval_every % train_freq:
         raise ValueError(f"total_steps ({total_steps}) must be a positive multiple of eval_every ({eval_every}), "
                          f"itself a multiple of train_freq ({train_freq})")
-    t0 = time.perf_counter()
-    spec = env_spec(env_id)
-    n_seeds, cap = carry.size.shape[0], carry.replay.obs.shape[1]
-    envs = [make_env(env_id) for _ in range(n_seeds)]
-    obs = np.stack([e.reset(seed=seed + 1000 * i)[0] for i, e in enumerate(envs)]).astype(np.float32)
-    rng = np.random.default_rng(seed)
-    act_key = jax.random.key(seed + 7)
-    chunk = make_chunk(update, train_freq, vmap_seeds=True)
-    ep_ret, ep_start = np.zeros(n_seeds), np.ones(n_seeds, np.float32)
-    hist = {"step": [], "train_returns": [], "metrics": [], **{f"eval_{k}": [] for k in eval_policies}}
-    pos, filled, n_updates = 0, 0, 0
-    blocks = range(train_freq, total_steps + 1, train_freq)
-    if progress:
-        from tqdm.auto import tqdm
 
-        blocks = tqdm(blocks, desc=desc or env_id, unit="block", mininterval=2.0)
-    for t_end in blocks:
+
+def _random_actions(rng, spec: dict, shape: tuple) -> np.ndarray:
+    if spec["discrete"]:
+        return rng.integers(0, spec["n_actions"], shape)
+    return rng.uniform(-1.0, 1.0, (*shape, spec["action_dim"])).astype(np.float32)
+
+
+def run_online(env_id: str, learner: Any, buffer: ReplayBuffer, chunk: Callable, *, act: Callable,
+               total_steps: int, train_freq: int, keys: jax.Array, n_envs: int = 1, learning_starts: int = 0,
+               eval_every: int | None = None, evaluate: Callable | None = None, eval_at_start: bool = False,
+               on_chunk: Callable | None = None, stop_when: Callable | None = None,
+               reward_fn: Callable | None = None, seed: int = 0, reset_seeds=None, act_key: jax.Array | None = None,
+               progress: bool = False, desc: str | None = None):
+    """Act, store, update, evaluate: the online loop (module docstring), S seeds × E envs.
+
+    Args:
+      learner: the algorithm's state, every leaf with a leading seed axis S.
+      buffer: :class:`ReplayBuffer` with ``n_seeds=S`` (may hold rows already, e.g. offline data).
+      chunk: from :func:`make_update_chunk` (``shared`` bound), run after every block past
+        ``learning_starts``; keys: ``(S,)`` PRNG keys of the minibatches.
+      act: ``act(learner, obs: (S, E, O), key, step) -> actions (S, E)`` or ``(S, E, A)``; ``step``
+        counts transitions per seed so far (e.g. DQN's ε schedule).
+      total_steps: transitions per seed; the loop runs blocks of ``train_freq · n_envs`` until it
+        has at least this many (the last block may overshoot).
+      learning_starts: transitions per seed of uniformly random actions, before the first update.
+      eval_every, evaluate: ``evaluate(step, learner, history) -> record`` after the block that
+        crosses each multiple of ``eval_every``, after the last block, and at step 0 if
+        ``eval_at_start``; ``stop_when(record) -> bool`` ends the run after an evaluation.
+      on_chunk: ``on_chunk(step, learner, metrics) -> bool`` after each update chunk; True stops the
+        run after a final evaluation (e.g. a wall-clock budget).
+      reward_fn: raw rewards -> stored rewards (default: raw); training returns stay raw.
+      seed: seeds the random warm-up actions (numpy) and, by default, the resets: env e of seed s
+        first resets with ``reset_seeds[s][e]`` (default ``seed + 1000 s + e``), later unseeded.
+      act_key: PRNG key of the act calls (default ``jax.random.key(seed + 7)``), split every step.
+
+    Returns:
+      ``(learner, history)``: ``history["eval_steps"]`` and ``["evals"]`` (lists: the step and
+      record of each evaluation), ``["train_returns"]`` (list of ``(step, seed index, raw return)``
+      of finished training episodes), ``["metrics"]`` (``{name: (S, n_updates_in_all)}`` numpy),
+      ``["update_steps"]`` (updates per seed), ``["steps"]`` (transitions per seed) and ``["wall_s"]``.
+    """
+    t0 = time.perf_counter()
+    spec, s_n, e_n = env_spec(env_id), buffer.n_seeds, int(n_envs)
+    reset_seeds = np.asarray(reset_seeds if reset_seeds is not None else
+                             seed + 1000 * np.arange(s_n)[:, None] + np.arange(e_n)[None], np.int64)
+    envs = [[make_env(env_id) for _ in range(e_n)] for _ in range(s_n)]
+    obs = np.stack([[env.reset(seed=int(reset_seeds[s, e]))[0] for e, env in enumerate(row)]
+                    for s, row in enumerate(envs)]).astype(np.float32)
+    rng, act_key = np.random.default_rng(seed), jax.random.key(seed + 7) if act_key is None else act_key
+    reward_fn = reward_fn or (lambda r: np.asarray(r, np.float32))
+    carry, block = (learner, keys), int(train_freq) * e_n
+    ep_ret, ep_start = np.zeros((s_n, e_n)), np.ones((s_n, e_n), np.float32)
+    hist = {"eval_steps": [], "evals": [], "train_returns": [], "metrics": []}
+
+    def run_eval(step):
+        hist["eval_steps"].append(step)
+        hist["evals"].append(evaluate(step, carry[0], hist))
+        return stop_when is not None and bool(stop_when(hist["evals"][-1]))
+
+    stop = eval_at_start and evaluate is not None and run_eval(0)
+    t, n_updates = 0, 0
+    bar = tqdm(total=int(total_steps), desc=desc or env_id, unit="step", mininterval=2.0, disable=not progress)
+    while t < total_steps and not stop:
         rows = {k: [] for k in Transitions._fields}
-        for t in range(t_end - train_freq + 1, t_end + 1):
+        for _ in range(int(train_freq)):
+            t += e_n
             if t <= learning_starts:
-                a = (rng.integers(0, spec["n_actions"], n_seeds) if spec["discrete"]
-                     else rng.uniform(-1.0, 1.0, (n_seeds, spec["action_dim"])).astype(np.float32))
+                a = _random_actions(rng, spec, (s_n, e_n))
             else:
                 act_key, k = jax.random.split(act_key)
-                a = np.asarray(sample_action(carry.learner, jnp.asarray(obs), k))
-            nxt, rew, term, trunc = np.empty_like(obs), np.zeros(n_seeds), np.zeros(n_seeds), np.zeros(n_seeds)
-            for i, e in enumerate(envs):
-                o, rew[i], te, tr, _ = e.step(a[i])
-                nxt[i], term[i], trunc[i] = o, float(te), float(tr and not te)
-            for k_, v in zip(Transitions._fields, (obs, a, rew, nxt, term, trunc, ep_start.copy())):
+                a = np.asarray(act(carry[0], obs, k, t))
+            nxt, rew = np.empty_like(obs), np.zeros((s_n, e_n))
+            term, trunc = np.zeros((s_n, e_n), np.float32), np.zeros((s_n, e_n), np.float32)
+            for s, e in np.ndindex(s_n, e_n):
+                o, rew[s, e], te, tr, _ = envs[s][e].step(a[s, e])
+                nxt[s, e], term[s, e], trunc[s, e] = o, float(te), float(tr and not te)
+            for k_, v in zip(Transitions._fields, (obs, a, reward_fn(rew), nxt, term, trunc, ep_start.copy())):
                 rows[k_].append(v)
             ep_ret += rew
-            obs, ep_start = nxt.copy(), np.zeros(n_seeds, np.float32)
-            for i in np.flatnonzero(term + trunc):
-                hist["train_returns"].append((t, int(i), float(ep_ret[i])))
-                ep_ret[i], ep_start[i] = 0.0, 1.0
-                obs[i] = envs[i].reset()[0]
-        block = Transitions(*(jnp.asarray(np.stack(rows[k_], axis=1)) for k_ in Transitions._fields))
-        replay = replay_add(carry.replay, block, pos)
-        pos, filled = (pos + train_freq) % cap, min(filled + train_freq, cap)
-        carry = carry._replace(replay=replay, size=jnp.full((n_seeds,), filled, jnp.int32))
-        if t_end > learning_starts:
-            carry, metrics = chunk(carry)
-            n_updates += train_freq
-            hist["metrics"].append(jax.tree_util.tree_map(lambda m: np.asarray(m).mean(axis=1), metrics))
-        if t_end % eval_every == 0:
-            hist["step"].append(t_end)
-            for name, policy in eval_policies.items():
-                rets = evaluate(env_id, policy(carry.learner), eval_episodes, seed=seed + 10_000 + t_end,
-                                batch_shape=(n_seeds,), key=jax.random.key(seed + t_end))
-                hist[f"eval_{name}"].append(np.asarray(rets))
-    for e in envs:
-        e.close()
-    for name in eval_policies:
-        hist[f"eval_{name}"] = np.stack(hist[f"eval_{name}"], axis=1)
-    hist["step"] = np.asarray(hist["step"])
-    ms = hist["metrics"]
-    hist["metrics"] = {k: np.stack([m[k] for m in ms], axis=1) for k in ms[0]} if ms else {}
-    hist["update_steps"], hist["wall_s"] = n_updates, time.perf_counter() - t0
-    return carry, hist
-
-
-def make_carry(learner, n_seeds: int, capacity: int, spec: dict, demos: Transitions, key) -> OnlineCarry:
-    """Assemble an :class:`OnlineCarry`: empty replay, demos (and their initial states) per seed."""
-    action_shape = () if spec["discrete"] else (spec["action_dim"],)
-    starts = np.asarray(demos.obs)[np.asarray(demos.episode_start) > 0]
-    starts = starts if len(starts) else np.asarray(demos.obs)[:1]
-    bcast = lambda x: jnp.broadcast_to(jnp.asarray(x), (n_seeds, *np.shape(x)))  # noqa: E731
-    return OnlineCarry(learner, replay_init(n_seeds, capacity, spec["obs_dim"], action_shape),
-                       jnp.zeros((n_seeds,), jnp.int32), jax.tree_util.tree_map(bcast, demos), bcast(starts),
-                       jax.random.split(key, n_seeds))
+            obs, ep_start = nxt.copy(), np.zeros((s_n, e_n), np.float32)
+            for s, e in zip(*np.nonzero(term + trunc)):
+                hist["train_returns"].append((t, int(s), float(ep_ret[s, e])))
+                ep_ret[s, e], ep_start[s, e] = 0.0, 1.0
+                obs[s, e] = envs[s][e].reset()[0]
+        # (S, train_freq, E, ...) -> (S, train_freq · E, ...): rows in (step, env) order
+        buffer.add(**{k_: np.stack(v, axis=1).reshape(s_n, block, *np.shape(v[0])[2:]) for k_, v in rows.items()})
+        bar.update(block)
+        halt = False
+        if t > learning_starts:
+            data, size = buffer.device_view()
+            carry, metrics = chunk(carry, data, size)
+            n_updates += int(jax.tree_util.tree_leaves(metrics)[0].shape[1]) if jax.tree_util.tree_leaves(metrics) else 0
+            hist["metrics"].append(jax.device_get(metrics))
+            halt = on_chunk is not None and bool(on_chunk(t, carry[0], hist["metrics"][-1]))
+        due = eval_every is not None and (t // eval_every > (t - block) // eval_every)
+        if evaluate is not None and (due or halt or t >= total_steps):
+            stop = run_eval(t)
+        stop = stop or halt
+    bar.close()
+    for row in envs:
+        for env in row:
+            env.close()
+    hist["metrics"] = stack_metrics(hist["metrics"], axis=1)
+    hist.update(update_steps=n_updates, steps=t, wall_s=time.perf_counter() - t0)
+    return carry[0], hist
