@@ -81,6 +81,7 @@ import pathlib
 import time
 
 import jax
+import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -112,19 +113,21 @@ P
 
 # %%
 from iqlib.neural import bc
-from iqlib.core.transitions import episode_bounds, episode_returns, normalized_score, select_episodes
+from iqlib.core.transitions import Transitions, episode_bounds, episode_returns, normalized_score, select_episodes
 from iqlib.data.datasets import load_dataset
 from iqlib.neural.dqn import greedy_act as expert_greedy_act
 from iqlib.neural.dqn import load_expert
 from iqlib.core.envs import env_spec, evaluate
 from iqlib.data.files import save_figure, save_metrics
 from iqlib.neural.acting import deterministic_act, greedy_act, softmax_act, stochastic_act
-from iqlib.neural.iq_learn_offline import IQLearnOfflineConfig, recovered_reward
+from iqlib.neural.iq_learn_offline import IQLearnOfflineConfig, iq_loss_terms, recovered_reward
 from iqlib.neural.iq_learn_offline_train import make_train
 from iqlib.core.nets import apply
 from iqlib.neural import offline
 from iqlib.notebook.plotting import STYLE
 from iqlib.notebook.runner import REPO_ROOT
+from iqlib.notebook.source import show_source
+from iqlib.tabular.metrics import reward_correlation
 
 out = P.output_dir
 
@@ -165,6 +168,34 @@ config
 # adds every action at demonstrated states, with the demonstrated $s'$ as proxy next state
 # (`iqlib/neural/iq_learn_offline.py` states the approximation). Both learners standardise observations with
 # the demonstrations' mean and standard deviation (folded into the first layer afterwards).
+#
+# The library's code of $-J(Q)$ on one batch, `iqlib.neural.iq_learn_offline.iq_loss_terms` — the function
+# every update differentiates:
+
+# %%
+show_source(iq_loss_terms);
+
+# %% [markdown]
+# On a toy input — a linear $Q(s,\cdot) = sW$ with two actions and three expert rows — the telescoped
+# loss without χ² is exactly $-\alpha\,\mathbb{E}_{\rho_E}[\log\pi(a|s)]$ (the collapse above), and the χ²
+# term is $\lambda\,\mathbb{E}[r^2]$ with $r = Q(s,a) - \gamma(1-d)V(s')$ computed by hand.
+
+# %%
+W_toy = jnp.array([[1.0, -1.0], [0.5, 2.0]])
+toy = Transitions(obs=jnp.array([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]]), action=jnp.array([0, 1, 1]),
+                  reward=jnp.zeros(3), next_obs=jnp.array([[0.0, 1.0], [1.0, 1.0], [0.0, 0.0]]),
+                  terminal=jnp.array([0.0, 0.0, 1.0]), timeout=jnp.zeros(3), episode_start=jnp.array([1.0, 0.0, 1.0]))
+toy_cfg = IQLearnOfflineConfig(loss="value_expert", entropy_temperature=0.3, discount=0.9, chi2=False)
+t_toy = iq_loss_terms(lambda o: o @ W_toy, toy, None, toy.obs[:1], toy_cfg)
+log_pi = jax.nn.log_softmax(toy.obs @ W_toy / 0.3)[jnp.arange(3), toy.action]
+assert np.isclose(-t_toy["loss"], 0.3 * np.mean(log_pi), rtol=1e-5)
+t_chi2 = iq_loss_terms(lambda o: o @ W_toy, toy, None, toy.obs[:1], dataclasses.replace(toy_cfg, chi2=True))
+r_toy = (toy.obs @ W_toy)[jnp.arange(3), toy.action] - 0.9 * (1 - toy.terminal) * 0.3 * jax.nn.logsumexp(
+    toy.next_obs @ W_toy / 0.3, axis=-1)
+assert np.isclose(t_chi2["chi2"], toy_cfg.chi2_weight * np.mean(r_toy**2), rtol=1e-5)
+print(f"-J = {float(t_toy['loss']):.4f} = -α·mean log π = {-0.3 * float(np.mean(log_pi)):.4f};  "
+      f"χ² term {float(t_chi2['chi2']):.4f}")
+
 
 # %%
 def evaluate_both(env_id, act_greedy, act_stoch, params, n_seeds, n_episodes, seed):
@@ -362,7 +393,8 @@ for env_id in P.env_ids:
 # $\hat r = Q(s,a) - \gamma(1-d)V(s')$ on trajectories the learner never saw: the demonstrations not
 # used for training, and — for reward variety — the episodes of `data/offline/<env>-mixed.npz`
 # (random, intermediate and noisy-expert behaviour) where that file exists. We report the Pearson
-# correlation with the true reward per step, and per episode: the episode's sum of $\hat r$, and its
+# correlation (`iqlib.tabular.metrics.reward_correlation`: undefined, NaN, for fewer than 3 points or a
+# constant input) with the true reward per step, and per episode: the episode's sum of $\hat r$, and its
 # per-step mean, against the true return — averaged over seeds, for the `loss` of this run and for
 # `v0` (trained here for the comparison). The sum and the mean answer different questions when
 # episodes differ in length: the sum is what a policy optimising $\hat r$ would collect, so its
@@ -382,13 +414,6 @@ for env_id in P.env_ids:
 # $r = 1/(2\lambda) = 1$ on demonstrated transitions, a positive reward for doing what the expert does.
 
 # %%
-def pearson(x, y):
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    if x.size < 2 or np.std(x) == 0 or np.std(y) == 0:
-        return float("nan")
-    return float(np.corrcoef(x, y)[0, 1])
-
-
 kmax = max(P.n_demos)
 corr_rows, reward_models = [], {}
 for env_id in P.env_ids:
@@ -412,10 +437,11 @@ for env_id in P.env_ids:
             r_hat = np.asarray(jax.vmap(lambda p: recovered_reward(res["graphdef"], p, t, config.discount,
                                                                config.entropy_temperature))(res["params"]))
             b = episode_bounds(t)
-            step_c = float(np.mean([pearson(r, t.reward) for r in r_hat]))
-            ep_c = float(np.mean([pearson(np.add.reduceat(r, b[:, 0]), episode_returns(t)) for r in r_hat]))
-            ep_m = float(np.mean([pearson(np.add.reduceat(r, b[:, 0]) / (b[:, 1] - b[:, 0]), episode_returns(t))
+            step_c = float(np.mean([reward_correlation(r, t.reward)["pearson"] for r in r_hat]))
+            ep_c = float(np.mean([reward_correlation(np.add.reduceat(r, b[:, 0]), episode_returns(t))["pearson"]
                                   for r in r_hat]))
+            ep_m = float(np.mean([reward_correlation(np.add.reduceat(r, b[:, 0]) / (b[:, 1] - b[:, 0]),
+                                                     episode_returns(t))["pearson"] for r in r_hat]))
             pre = f"{env_id}_iq_{variant}_reward"
             metrics[f"{pre}_pearson_step_{tag}"], metrics[f"{pre}_pearson_episode_{tag}"] = step_c, ep_c
             metrics[f"{pre}_pearson_episode_mean_{tag}"] = ep_m

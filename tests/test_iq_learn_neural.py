@@ -324,6 +324,7 @@ def test_notebook_smoke_run_with_tiny_parameters(tmp_path):
     ({"env_ids": ["CartPole-v7"]}, "env_ids"),
     ({"n_demos": [0, 1]}, "n_demos"),
     ({"demos_dir": "/nonexistent/demos"}, "not found"),
+    ({"alpha": 1.0}, "renamed to 'entropy_temperature'"),
 ])
 def test_notebook_rejects_bad_parameters(tmp_path, params, match):
     import papermill
