@@ -43,7 +43,7 @@ hidden = 64
 batch_size = 128
 actor_lr = 0.0003
 critic_lr = 0.0003
-init_temperature = 0.01
+entropy_temperature = 0.01
 chi2_weight = 0.5
 init_term = "value"
 absorbing = True
@@ -53,7 +53,7 @@ lfo_demos = [1, 10]
 lfo_seeds = 1
 lfo_steps = 8192
 lfo_eval_every = 1024
-lfo_lr = 0.0003
+lfo_critic_lr = 0.0003
 lfo_batch_size = 64
 lfo_action_model = "dynamics"
 
@@ -106,7 +106,7 @@ P = check_parameters(globals(), {
     "batch_size": Int(1, 65_536),
     "actor_lr": Float(0.0, 1.0, lo_open=True),
     "critic_lr": Float(0.0, 1.0, lo_open=True),
-    "init_temperature": Float(0.0, 100.0, lo_open=True),
+    "entropy_temperature": Float(0.0, 100.0, lo_open=True),
     "chi2_weight": Float(0.0, 1e6),
     "init_term": Choice(["value", "v0"]),
     "absorbing": Bool(),
@@ -116,7 +116,7 @@ P = check_parameters(globals(), {
     "lfo_seeds": Int(1, 64),
     "lfo_steps": Int(64, 10_000_000),
     "lfo_eval_every": Int(1, 1_000_000),
-    "lfo_lr": Float(0.0, 1.0, lo_open=True),
+    "lfo_critic_lr": Float(0.0, 1.0, lo_open=True),
     "lfo_batch_size": Int(1, 65_536),
     "lfo_action_model": Choice(["dynamics", "regression"]),
 })
@@ -125,10 +125,15 @@ P
 
 # %%
 from iqlib.core.envs import env_spec
+from iqlib.core.transitions import Transitions
 from iqlib.data.files import save_figure, save_metrics
 from iqlib.neural.iq_learn_lfo import IQLearnLfOConfig, train_iq_learn_lfo
-from iqlib.neural.iq_learn_online import IQLearnOnlineConfig, iq_critic_terms, train_iq_learn_online
+from iqlib.neural.iq_learn_online import (IQBatch, IQLearnOnlineConfig, init_sac, iq_critic_loss, iq_critic_terms,
+                                          make_update)
+from iqlib.neural.iq_learn_online_train import train_iq_learn_online
+from iqlib.neural.sac import SACConfig, train_sac
 from iqlib.notebook.plotting import STYLE, curves_with_bands
+from iqlib.notebook.source import show_source
 
 out = P.output_dir
 metrics = {}
@@ -149,7 +154,17 @@ if env_spec(P.env_id)["discrete"]:
 # it may be taken under any occupancy; online, the mixture); the $\chi^2$ penalty is taken over
 # expert **and** policy rows, the paper's online regulariser. The first term pushes $Q$ up on the
 # expert's transitions, the middle one pushes $V$ (so $Q$ at the actor's actions) down everywhere.
-# A hand-checkable batch (rows 0–1 expert, 2–3 replay, row 1 terminal, $\gamma = 0.5$, $\lambda=0.25$):
+# The library's code of exactly this: the terms from per-row values (`iq_critic_terms`), the loss of the
+# twin critics with the one-sample $V^\pi$ (`iq_critic_loss`), and the one pure `update` that runs it
+# inside the soft actor-critic step (critic, then actor, then temperature, then Polyak targets):
+
+# %%
+show_source(iq_critic_terms, iq_critic_loss, make_update)
+
+# %% [markdown]
+# A hand-checkable batch (rows 0–1 expert, 2–3 replay, row 1 terminal, $\gamma = 0.5$, $\lambda=0.25$),
+# then one `update` on a toy batch: its critic loss is `iq_critic_loss` at the state it started from,
+# and the target critics moved by exactly the Polyak rate $\rho$ towards the new critics:
 
 # %%
 loss, terms = iq_critic_terms(jnp.array([2.0, 1.0, 0.0, 3.0]), jnp.array([1.0, 2.0, 0.5, 1.0]),
@@ -158,17 +173,34 @@ loss, terms = iq_critic_terms(jnp.array([2.0, 1.0, 0.0, 3.0]), jnp.array([1.0, 2
 print({k: round(float(v), 6) for k, v in terms.items()}, "loss", float(loss))
 assert abs(float(loss) - (-1.0 + 0.5 + 0.25 * 6.25 / 4)) < 1e-6  # r = [1, 1, -0.5, 2]
 
+toy_cfg = IQLearnOnlineConfig(hidden=(8,), batch_size=2, target_rate=0.1)
+toy_nets, toy_state = init_sac(jax.random.key(0), 3, 1, toy_cfg)
+k_rows = jax.random.split(jax.random.key(1), 3)
+toy_rows = Transitions(jax.random.normal(k_rows[0], (4, 3)), jax.random.uniform(k_rows[1], (4, 1), minval=-1.0),
+                       jnp.zeros(4), jax.random.normal(k_rows[2], (4, 3)), jnp.array([0.0, 1.0, 0.0, 0.0]),
+                       jnp.zeros(4), jnp.zeros(4))
+toy_batch = IQBatch(toy_rows, jnp.array([1.0, 1.0, 0.0, 0.0]), toy_rows.obs[:2])
+new_state, toy_metrics = make_update(toy_nets, toy_cfg)(toy_state, toy_batch)
+_, k_critic, _ = jax.random.split(toy_state.key, 3)  # the update's split of its key
+expected_loss, _ = iq_critic_loss(toy_state.critic.params, toy_state, toy_batch, k_critic, toy_nets, toy_cfg)
+assert abs(float(toy_metrics["critic_loss"]) - float(expected_loss)) < 1e-5 and int(new_state.step) == 1
+for t_new, t_old, c_new in zip(*(jax.tree_util.tree_leaves(x) for x in (new_state.target_critic, toy_state.target_critic,
+                                                                         new_state.critic.params))):
+    assert np.allclose(t_new, 0.9 * t_old + 0.1 * c_new, atol=1e-6)
+print({k: round(float(v), 4) for k, v in toy_metrics.items()})
+
 # %% [markdown]
 # Each twin critic $Q_1, Q_2$ gets this loss with the shared $V$ from $\min(Q_1,Q_2)$ (the SAC
 # convention; the paper's Hopper run used a single critic), and $V^\pi(s')$ comes from the
 # Polyak-averaged target critics. The actor and (if learned) the temperature take SAC's own steps
-# (`iqlib.neural.sac.sac_update` with the critic loss swapped), on the states of the mixed batch.
+# (`iqlib.neural.iq_learn_online.sac_update`, SAC's own step with the critic loss swapped), on the
+# states of the mixed batch.
 #
 # ## 2. Pendulum from demonstrations: return vs environment steps
 
 # %%
 config = IQLearnOnlineConfig(hidden=(P.hidden, P.hidden), batch_size=P.batch_size, actor_lr=P.actor_lr,
-                             critic_lr=P.critic_lr, init_temperature=P.init_temperature, chi2_weight=P.chi2_weight,
+                             critic_lr=P.critic_lr, entropy_temperature=P.entropy_temperature, chi2_weight=P.chi2_weight,
                              init_term=P.init_term, absorbing=P.absorbing, learning_starts=P.learning_starts, train_freq=P.train_freq,
                              eval_every=P.eval_every, eval_episodes=P.eval_episodes)
 t0 = time.perf_counter()
@@ -183,8 +215,6 @@ print(f"{P.n_seeds} seeds × {P.total_steps} env steps, {hist['update_steps']} u
 # %%
 sac_hist = None
 if P.sac_reference:
-    from iqlib.neural.sac import SACConfig, train_sac
-
     sac_cfg = SACConfig(hidden=(P.hidden, P.hidden), batch_size=P.batch_size, learning_starts=P.learning_starts,
                         train_freq=P.train_freq, eval_every=P.eval_every, eval_episodes=P.eval_episodes)
     _, _, sac_hist, _ = train_sac(P.env_id, sac_cfg, seed=P.seed, total_steps=P.total_steps)
@@ -293,7 +323,7 @@ metrics[f"{key}_implicit_reward_pearson"] = float(np.mean(corrs))
 # Part 1 is unaffected; for Hopper, which terminates when it falls, it matters.
 
 # %%
-lfo_cfg = IQLearnLfOConfig(lr=P.lfo_lr, batch_size=P.lfo_batch_size, eval_every=P.lfo_eval_every,
+lfo_cfg = IQLearnLfOConfig(critic_lr=P.lfo_critic_lr, batch_size=P.lfo_batch_size, eval_every=P.lfo_eval_every,
                            eval_episodes=P.eval_episodes, action_model=P.lfo_action_model)
 PAPER_TABLE8 = {("CartPole-v1", 1): (452, 50), ("CartPole-v1", 10): (485, 25),
                 ("LunarLander-v3", 1): (20, 102), ("LunarLander-v3", 10): (220, 69)}

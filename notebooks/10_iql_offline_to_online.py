@@ -63,6 +63,7 @@ batch_size = 256
 import time
 
 import jax
+import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -92,12 +93,15 @@ T_START = time.perf_counter()
 P
 
 # %%
-from iqlib.core.transitions import normalized_score
+from iqlib.core.transitions import Transitions, normalized_score
 from iqlib.data.files import save_figure, save_metrics
-from iqlib.neural.iql import IQLConfig, make_train
-from iqlib.neural.iql_finetune import finetune, reward_transform, train_from_scratch
+from iqlib.neural.iql import IQLConfig
+from iqlib.neural.iql_finetune import finetune, reward_transform, train_from_scratch, uniform_view
+from iqlib.neural.iql_train import make_train
+from iqlib.neural.online import make_update_chunk
 from iqlib.data.registry import load_offline
 from iqlib.notebook.plotting import curves_with_bands
+from iqlib.notebook.source import show_source
 
 out = P.output_dir
 data, info = load_offline(P.dataset)
@@ -145,6 +149,44 @@ print(config)
 n_off = info["n_transitions"]
 for n in (P.online_steps, 100_000, 1_000_000):
     print(f"after {n:>9,d} online steps: P(minibatch row is online) = {n / (n_off + n):.3f}")
+
+# %% [markdown]
+# **The fine-tuning step, in the library's code.** Each environment step stores
+# $(s_t, a_t, c(r_t), s_{t+1}, d_t)$ with the dataset's convention $c$ (`reward_transform`); each
+# update then draws its minibatch uniformly from the filled rows of the capacity-sized buffer: the
+# sampler hands the unchanged IQL update a fresh view of $M = 64B$ rows drawn uniformly from the
+# first `size` rows (`uniform_view`), inside the compiled chunk of `train_freq` updates that every
+# online learner here shares (`make_update_chunk`):
+
+# %%
+show_source(reward_transform, uniform_view, make_update_chunk)
+
+# %% [markdown]
+# On a toy buffer of capacity 1000 holding 50 rows (reward = row index), 40 updates that each take
+# a 256-row minibatch from their view never see an unfilled row and see the 50 rows about equally
+# often ($\chi^2$ with 49 degrees of freedom, mean 49); the maze convention shifts rewards by −1:
+
+# %%
+cap, filled = 1000, 50
+toy = Transitions(obs=jnp.zeros((1, cap, 1)), action=jnp.zeros((1, cap, 1)),
+                  reward=jnp.arange(cap, dtype=jnp.float32)[None], next_obs=jnp.zeros((1, cap, 1)),
+                  terminal=jnp.zeros((1, cap)), timeout=jnp.zeros((1, cap)), episode_start=jnp.zeros((1, cap)))
+
+
+def toy_update(key, view):  # draws its minibatch from the view, as the IQL update does
+    key, k = jax.random.split(key)
+    return key, view.reward[jax.random.randint(k, (256,), 0, view.reward.shape[0])]
+
+
+toy_chunk = make_update_chunk(toy_update, uniform_view(256), 40)
+_, drawn = toy_chunk((jax.random.split(jax.random.key(0), 1), jax.random.split(jax.random.key(1), 1)), toy,
+                     jnp.asarray([filled]))
+drawn = np.asarray(drawn).ravel().astype(int)
+counts = np.bincount(drawn, minlength=filled)
+chi2 = float(np.sum((counts - drawn.size / filled) ** 2 / (drawn.size / filled)))
+print(f"{drawn.size} draws, rows {drawn.min()}..{drawn.max()}, chi2 = {chi2:.1f}")
+assert drawn.max() < filled and drawn.min() >= 0 and chi2 < 100.0
+assert np.allclose(reward_transform({"reward_shift": -1.0})(np.array([0.0, 1.0])), [-1.0, 0.0])
 
 # %% [markdown]
 # ## 2. Offline pre-training (all seeds at once)
