@@ -1,4 +1,5 @@
-"""Lockstep evaluation equals one-by-one rollouts; the replay buffer keeps the newest rows."""
+"""Lockstep evaluation equals one-by-one rollouts; the replay buffer keeps the newest rows; the online
+loop counts its random steps, updates and evaluations."""
 
 import gymnasium as gym
 import jax
@@ -8,6 +9,7 @@ import pytest
 
 from iqlib.core.envs import env_spec, evaluate, make_env
 from iqlib.core.replay import ReplayBuffer, sample
+from iqlib.neural.online import run_online
 
 
 def lean_left_right(obs, key):
@@ -57,3 +59,33 @@ def test_replay_buffer_ring_and_sampling():
     small.add(obs=[1.0], action=0, reward=3.0, next_obs=[1.0], terminal=0, timeout=0, episode_start=1)
     d, s = small.device_view()
     assert np.all(np.asarray(sample(jax.random.key(1), d, s, 16).reward) == 3.0)  # only filled rows
+
+
+def test_online_loop_counts_random_steps_updates_and_evaluations():
+    """S = 2 seeds × E = 2 envs, blocks of 5 lockstep steps (10 transitions per seed), 40 in all."""
+    buffer = ReplayBuffer(64, 4, (), n_seeds=2)
+    sizes, act_steps = [], []
+
+    def chunk(carry, data, size):
+        sizes.append(np.asarray(size).tolist())
+        learner, keys = carry
+        return (learner + 1, keys), {"m": np.zeros((2, 3))}
+
+    def act(learner, obs, key, step):
+        act_steps.append(step)
+        return np.zeros(obs.shape[:2], np.int64)  # always push left: episodes end after about 10 steps
+
+    learner, hist = run_online("CartPole-v1", np.zeros(2), buffer, chunk, act=act, total_steps=40, train_freq=5,
+                               n_envs=2, keys=jax.random.split(jax.random.key(0), 2), learning_starts=10,
+                               eval_every=15, evaluate=lambda step, ln, h: step, eval_at_start=True, seed=3)
+    # random actions for the first 10 transitions; updates after the blocks ending at 20, 30, 40
+    assert sizes == [[20, 20], [30, 30], [40, 40]] and learner.tolist() == [3, 3] and hist["update_steps"] == 9
+    assert act_steps == list(range(12, 41, 2)) and hist["steps"] == 40
+    assert hist["eval_steps"] == [0, 20, 30, 40] == hist["evals"]  # start, each crossing of 15k, the end
+    rows = buffer.arrays()
+    assert rows.obs.shape == (2, 40, 4) and np.all(rows.reward == 1.0)
+    np.testing.assert_array_equal(rows.episode_start[:, :2], 1.0)  # both envs' first steps, in (step, env) order
+    assert np.all(rows.action[:, 10:] == 0)  # the policy's own actions after the warm-up
+    ends = [(t, s) for t, s, _ in hist["train_returns"]]
+    assert ends and all(r > 0 for _, _, r in hist["train_returns"])
+    assert sum(1 for t, s in ends if s == 0) == int(rows.terminal[0].sum() + rows.timeout[0].sum())
