@@ -285,7 +285,8 @@ save_metrics(out, metrics)
 #
 # **Measured at a larger budget** (this notebook, `-p offline_steps 100000 -p online_steps 20000
 # -p eval_every 5000 -p eval_episodes 5 -p n_seeds 2`, other parameters at their defaults, 64 × 64
-# networks; 674 s on the project's shared 2-core machine under heavy load). Normalised score,
+# networks; 674 s on the project's shared 2-core machine under heavy load; measured before the
+# online loop was shared by all online learners: the same updates and schedule, other random streams). Normalised score,
 # mean ± std over 2 seeds of the mean over 5 evaluation episodes:
 #
 # | online env steps | 0 | 5,000 | 10,000 | 15,000 | 20,000 |
