@@ -115,11 +115,10 @@ P
 from iqlib.neural import bc
 from iqlib.core.transitions import Transitions, episode_bounds, episode_returns, normalized_score, select_episodes
 from iqlib.data.datasets import load_dataset
-from iqlib.neural.dqn import greedy_act as expert_greedy_act
-from iqlib.neural.dqn import load_expert
+from iqlib.data.experts import load_dqn_expert
 from iqlib.core.envs import env_spec, evaluate
 from iqlib.data.files import save_figure, save_metrics
-from iqlib.neural.acting import deterministic_act, greedy_act, softmax_act, stochastic_act
+from iqlib.neural.acting import deterministic_act, epsilon_greedy_act, greedy_act, softmax_act, stochastic_act
 from iqlib.neural.iq_learn_offline import IQLearnOfflineConfig, iq_loss_terms, recovered_reward
 from iqlib.neural.iq_learn_offline_train import make_train
 from iqlib.core.nets import apply
@@ -359,14 +358,14 @@ def visited_states(env_id, act, params, n_seeds, n_episodes, seed):
 kmin = min(P.n_demos)
 for env_id in P.env_ids:
     try:
-        e_graph, e_params = load_expert(env_id)
+        e_graph, e_params = load_dqn_expert(env_id)
     except (FileNotFoundError, ValueError, TypeError) as err:
         print(f"{env_id}: no expert network to compare with ({err})")
         continue
     e_q = jax.jit(lambda o: apply(e_graph, e_params, o))
     line = []
     for eps in (0.0, 0.01, 0.03, 0.1):
-        r = evaluate(env_id, expert_greedy_act(e_graph, e_params, eps), P.eval_episodes, 30_000 + P.seed)
+        r = evaluate(env_id, functools.partial(epsilon_greedy_act(e_graph), e_params, eps=eps), P.eval_episodes, 30_000 + P.seed)
         metrics[f"{env_id}_expert_eps{eps:g}_return"] = float(r.mean())
         line.append(f"ε={eps:g}: {r.mean():7.1f}")
     print(f"{env_id} expert under ε-greedy perturbation: " + ",  ".join(line))

@@ -42,12 +42,11 @@ import optax
 from iqlib.core.envs import env_spec, evaluate
 from iqlib.core.nets import QNetwork, apply, apply_gradients, create_train_state, init_params, polyak_update
 from iqlib.core.replay import ReplayBuffer, sample
-from iqlib.data.experts import load_dqn_expert
 from iqlib.neural.acting import epsilon_greedy_act, greedy_act as greedy_head_act
 from iqlib.neural.online import make_update_chunk, run_online
 
 __all__ = ["DQNConfig", "double_dqn_target", "soft_q_target", "dqn_loss", "make_optimizer", "make_update",
-           "train_dqn", "greedy_act", "load_expert"]
+           "train_dqn"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,16 +157,6 @@ def make_update(graphdef, config: DQNConfig, tx: optax.GradientTransformation) -
         return (state, target), {"loss": loss, "q_mean": q.mean()}
 
     return update
-
-
-def greedy_act(graphdef, params, eps: float = 0.0) -> Callable:
-    """``act(obs: (n, O), key) -> argmax_a Q`` (ε-greedy if ``eps > 0``) for :func:`iqlib.core.envs.evaluate`:
-    :func:`iqlib.neural.acting.epsilon_greedy_act` bound to ``params`` (kept for notebook 05)."""
-    return lambda obs, key: epsilon_greedy_act(graphdef)(params, obs, key, eps)
-
-
-#: :func:`iqlib.data.experts.load_dqn_expert` (kept for notebook 05).
-load_expert = load_dqn_expert
 
 
 def train_dqn(env_id: str, config: DQNConfig = DQNConfig(), seed: int = 0,
