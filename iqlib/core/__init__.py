@@ -1,1 +1,7 @@
-"""."""
+"""The floor every learner stands on; imports nothing else from iqlib.
+
+transitions (the Transitions type and its checks), nets (Flax NNX networks, densities, train
+state, Polyak targets), training (compiled ``lax.scan`` chunks), replay (the one replay buffer),
+envs (gymnasium environments in [-1, 1] and lockstep evaluation), normalization (observation
+standardisation folded into a first layer).
+"""

@@ -1,1 +1,3 @@
-"""."""
+"""Files the project reads and writes: atomic writes with checksums and provenance (files),
+datasets on disk (datasets), the registry of our offline sets (registry), expert checkpoints
+(experts)."""

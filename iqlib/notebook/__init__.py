@@ -1,1 +1,1 @@
-"""."""
+"""The notebook kit: parameters and their validators, plotting, source display, the papermill runner."""
