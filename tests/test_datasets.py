@@ -1,11 +1,10 @@
 """D4RL-style datasets: validation errors, round trip with checksums, episode utilities."""
 
-import json
 
 import numpy as np
 import pytest
 
-from iqlib.core.transitions import Transitions, episode_bounds, episode_returns, normalized_score, scale_rewards_locomotion, select_episodes, shift_rewards, to_transitions, top_fraction_episodes, validate_arrays
+from iqlib.core.transitions import episode_bounds, episode_returns, normalized_score, scale_rewards_locomotion, select_episodes, shift_rewards, to_transitions, top_fraction_episodes, validate_arrays
 from iqlib.data.datasets import load_dataset, save_dataset
 
 

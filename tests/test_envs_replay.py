@@ -3,7 +3,6 @@ loop counts its random steps, updates and evaluations."""
 
 import gymnasium as gym
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

@@ -2,7 +2,6 @@
 gradient penalty, no environment access while training, recovery of a synthetic expert, bad inputs."""
 
 import dataclasses
-import functools
 import json
 
 import gymnasium as gym
@@ -10,7 +9,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import nnx
 
 import iqlib.core.envs
 from iqlib.core.transitions import Transitions

@@ -20,7 +20,8 @@ from iqlib.neural.iq_learn_online import (IQLearnOnlineConfig, absorbing_value, 
 from iqlib.neural.iq_learn_online_train import demo_data, mix_demos, train_iq_learn_online
 from iqlib.core.nets import DoubleCritic, TanhGaussianActor, init_params
 from iqlib.core.replay import ReplayBuffer
-from iqlib.neural.online import load_demos, make_update_chunk
+from iqlib.data.demos import load_demos
+from iqlib.neural.online import make_update_chunk
 from iqlib.notebook.runner import execute_notebook
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "06_iq_learn_online_continuous.py"

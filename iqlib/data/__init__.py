@@ -1,3 +1,3 @@
 """Files the project reads and writes: atomic writes with checksums and provenance (files),
-datasets on disk (datasets), the registry of our offline sets (registry), expert checkpoints
-(experts)."""
+datasets on disk (datasets), expert demonstrations (demos), the registry of our offline sets
+(registry), expert checkpoints (experts)."""

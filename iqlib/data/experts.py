@@ -20,13 +20,13 @@ import numpy as np
 
 from iqlib.core.envs import env_spec
 from iqlib.core.nets import QNetwork, TanhGaussianActor, init_params
-from iqlib.data.files import load_npz_verified, load_provenance, save_npz_with_provenance
+from iqlib.data.files import DATA_ROOT, load_npz_verified, load_provenance, save_npz_with_provenance
 
 __all__ = ["EXPERTS_DIR", "flatten_params", "unflatten_params", "expert_path", "save_dqn_expert", "load_dqn_expert",
            "save_actor", "load_actor", "load_sac_expert"]
 
 #: the one folder of expert checkpoints.
-EXPERTS_DIR = pathlib.Path(__file__).resolve().parents[2] / "data" / "experts"
+EXPERTS_DIR = DATA_ROOT / "experts"
 
 
 def _path_name(path) -> str:

@@ -30,6 +30,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 __all__ = [
+    "DATA_ROOT",
     "to_jsonable",
     "write_json_atomic",
     "read_json",
@@ -43,6 +44,9 @@ __all__ = [
     "load_provenance",
     "load_npz_verified",
 ]
+
+#: The repository's ``data/`` folder: datasets, demonstrations, experts, Rust's bus data.
+DATA_ROOT = pathlib.Path(__file__).resolve().parents[2] / "data"
 
 PathLike = str | os.PathLike
 

@@ -28,10 +28,11 @@ import numpy as np
 
 from iqlib.core.transitions import Transitions, scale_rewards_locomotion, shift_rewards
 from iqlib.data.datasets import load_dataset
+from iqlib.data.files import DATA_ROOT
 
 __all__ = ["DATA_DIR", "DATASETS", "DOMAINS", "dataset_names", "dataset_path", "load_offline", "apply_reward_convention"]
 
-DATA_DIR = pathlib.Path(__file__).resolve().parents[2] / "data" / "offline"
+DATA_DIR = DATA_ROOT / "offline"
 
 #: name prefix → (gymnasium env id, domain, make target that writes the files)
 _ENVS = {

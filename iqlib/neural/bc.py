@@ -23,7 +23,7 @@ the data's mean/std, folded exactly into its first layer afterwards
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -53,7 +53,7 @@ from iqlib.core.nets import (MLP, QNetwork, TrainState, ValueNetwork, apply, app
 from iqlib.neural.acting import batched_act, greedy_head, softmax_head
 from iqlib.neural.iq_learn_online import IQBatch, absorbing_value, iq_critic_terms
 from iqlib.neural.iq_learn_online_train import run_imitation
-from iqlib.neural.online import load_demos
+from iqlib.data.demos import load_demos
 
 __all__ = ["IQLearnLfOConfig", "LfONets", "LfOState", "transition_stats", "qss_input", "init_lfo",
            "predicted_next_obs", "action_values", "lfo_loss", "make_update", "make_act", "train_iq_learn_lfo"]

@@ -21,7 +21,8 @@ from iqlib.core.replay import ReplayBuffer, sample
 from iqlib.core.transitions import Transitions
 from iqlib.neural.acting import tanh_gaussian_act
 from iqlib.neural.iq_learn_online import IQBatch, IQLearnOnlineConfig, init_sac, make_update
-from iqlib.neural.online import check_schedule, load_demos, make_update_chunk, run_online
+from iqlib.data.demos import load_demos
+from iqlib.neural.online import check_schedule, make_update_chunk, run_online
 
 __all__ = ["OnlineCarry", "demo_data", "mix_demos", "run_imitation", "train_iq_learn_online"]
 

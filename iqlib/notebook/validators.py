@@ -9,7 +9,7 @@ import math
 import numbers
 import pathlib
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 __all__ = ["Validator", "Int", "Float", "Choice", "Str", "Bool", "ListOf", "Optional", "OutputDir"]
 

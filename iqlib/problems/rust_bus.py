@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iqlib.data.files import verify_sha256
+from iqlib.data.files import DATA_ROOT, verify_sha256
 
 __all__ = [
     "RUST_BUS_SHA256",
@@ -44,7 +44,7 @@ N_BINS = 90
 
 def default_path() -> Path:
     """Path of the vendored CSV: `<repo>/data/rust_bus/rust_bus_original.csv`."""
-    return Path(__file__).resolve().parents[2] / "data" / "rust_bus" / "rust_bus_original.csv"
+    return DATA_ROOT / "rust_bus" / "rust_bus_original.csv"
 
 
 def load_rust_bus(path=None, groups=(1, 2, 3, 4)) -> dict[str, np.ndarray]:
