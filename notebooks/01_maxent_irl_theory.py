@@ -448,7 +448,7 @@ plt.show()
 # Reading the plot: on the exact occupancy the error is pure bias and grows with $\lambda$
 # (roughly linearly). On finite demonstrations the error is dominated by sampling noise,
 # and a free $Q$ table offers little to shrink it: as in BC, an action never seen in a
-# visited state has its $Q$ pushed towards $-\infty$ (checked in `tests/test_iq_learn.py`),
+# visited state has its $Q$ pushed towards $-\infty$ (checked in `tests/tabular/test_iq_learn.py`),
 # and a state never visited keeps the uniform policy. The printout above says whether any
 # $\lambda$ beat BC on these data; a large $\lambda$ only adds bias. (The state distribution
 # of undiscounted $H$-step episodes is not $\rho_E$; with the "value" term IQ-Learn uses the

@@ -217,8 +217,6 @@ def make_critic(space: dict, config: IQLConfig):
     return init, q_values
 
 
-
-
 class IQLNets(NamedTuple):
     """IQL's networks (:func:`make_nets`): module builders ``rngs -> module``, graphdefs, twin
     critics ``critic_init(key) -> params (2, ...)``, ``q_values(params, obs, action) -> (2, B)``."""

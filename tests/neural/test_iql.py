@@ -266,7 +266,7 @@ def test_discrete_two_step_chain_values_and_greedy_action():
     assert float(m["critic_loss"][-200:].mean()) < 1e-3
 
 
-def test_actor_shapes_and_vmapped_seeds(discrete=False):  # discrete seed-axis shapes: tests/test_bc.py
+def test_actor_shapes_and_vmapped_seeds(discrete=False):  # discrete seed-axis shapes: tests/neural/test_bc.py
     action = np.zeros(20, np.int32) if discrete else np.zeros((20, 3), np.float32)
     data = transitions(np.random.default_rng(0).normal(size=(20, 4)), action, np.ones(20))
     train = make_train(IQLConfig(**SMALL), data, 4, chunk_size=2, n_actions=5 if discrete else None)

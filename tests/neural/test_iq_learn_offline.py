@@ -294,7 +294,7 @@ def cartpole_demos(path, n=3):
                 break
     t = Transitions(*(np.asarray(rows[k]) for k in Transitions._fields))
     save_dataset(path, t._replace(action=t.action.astype(np.int64)),
-                 {"env_id": "CartPole-v1", "generated_by": "tests/test_iq_learn_neural.py", "seed": 0,
+                 {"env_id": "CartPole-v1", "generated_by": "tests/neural/test_iq_learn_offline.py", "seed": 0,
                   "policy": "hand-written linear controller, episodes cut at 150 steps"})
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import pathlib
 import shutil
 
 import jax
@@ -19,12 +18,12 @@ from iqlib.neural.dqn import (DQNConfig, dqn_loss, double_dqn_target, make_optim
                               train_dqn)
 from iqlib.data.experts import flatten_params, load_dqn_expert as load_expert, unflatten_params
 from iqlib.core.envs import evaluate
-from iqlib.data.files import load_provenance
+from iqlib.data.files import DATA_ROOT, load_provenance
 from iqlib.core.nets import QNetwork, apply, init_params
 from iqlib.core.nets import create_train_state
 from iqlib.core.training import make_chunk
 
-DATA = pathlib.Path(__file__).resolve().parent.parent / "data"
+DATA = DATA_ROOT
 ENVS = ("CartPole-v1", "Acrobot-v1", "LunarLander-v3")
 #: the thresholds of the brief: CartPole solved, Acrobot about −100 or better, LunarLander ≥ 200
 EXPERT_MIN_RETURN = {"CartPole-v1": 500.0, "Acrobot-v1": -100.0, "LunarLander-v3": 200.0}

@@ -10,7 +10,7 @@ import pytest
 from flax import nnx
 from scipy import integrate
 
-from conftest import REPO_ROOT
+from iqlib.notebook.runner import REPO_ROOT
 from iqlib.core.transitions import Transitions
 from iqlib.data.datasets import save_dataset
 from iqlib.neural.iq_learn_lfo import (IQLearnLfOConfig, init_lfo, lfo_loss, predicted_next_obs, qss_input,
