@@ -21,21 +21,41 @@ papermill injects its overrides as a cell of assignments right after the paramet
 so a misspelt ``-p n_demo 3`` shows up as an extra literal in the namespace; the check
 rejects it instead of silently running with the default.
 
+**Validate first.** The validation cell calls ``check_parameters`` before anything else: only
+the ``iqlib.notebook.params`` import (and ``%load_ext autoreload`` lines) may precede it, every
+other import follows it. An injected ``-p time 5`` is then still the literal 5 when the check
+runs and is refused as unknown, instead of being silently replaced by a later ``import time``.
+As a second guard, a name assigned by an earlier literals-only cell (the parameters cell,
+papermill's injected cell) that is not in the spec and no longer holds a literal — something
+overwrote it before the check — is refused too.
+
+3. Rules between parameters follow in the same cell, before any work, with :func:`require`
+   (the message names every parameter involved); rules that need a library (an env id's action
+   space, a demo file's episode count) come right after the imports, still in that cell::
+
+       require(P.learning_starts < P.total_steps, f"learning_starts ({P.learning_starts}) must be "
+               f"< total_steps ({P.total_steps}): otherwise no update ever runs")
+
 Each validator (:mod:`iqlib.notebook.validators`, re-exported here) is a small frozen
 dataclass called as ``validator(name, value)``: it returns the (possibly normalised) value or
-raises ``ValueError`` naming the parameter, the value and what was expected.
+raises ``ValueError`` naming the parameter, the value and what was expected. Numbers must be
+finite unless a ``Float(allow_inf=True)`` says otherwise; :class:`EnvId` and
+:class:`DatasetName` (:mod:`iqlib.notebook.names`) check ids against what is registered and on disk.
 """
 
 from __future__ import annotations
 
+import ast
 import pathlib
 from typing import Any, Iterator, Mapping
 
+from iqlib.notebook.names import DatasetName, EnvId, demo_episodes
 from iqlib.notebook.validators import (Bool, Choice, Float, Int, ListOf, Optional, OutputDir, Str,
                                        Validator)
 
-__all__ = ["Int", "Float", "Choice", "Str", "Bool", "ListOf", "Optional", "OutputDir", "Params",
-           "check_parameters", "RENAMED"]
+__all__ = ["Int", "Float", "Choice", "Str", "Bool", "ListOf", "Optional", "OutputDir", "EnvId",
+           "DatasetName", "Params", "check_parameters", "require", "require_distinct", "demo_episodes",
+           "RENAMED"]
 
 # Types a parameters cell (or papermill's injected cell) can assign.
 _LITERAL_TYPES = (int, float, str, bool, list, tuple, dict, type(None))
@@ -105,16 +125,59 @@ class Params:
         }
 
 
-def _ipython_hidden_names() -> set[str]:
-    """Names IPython put in the user namespace itself (``In``, ``Out``, ``exit``, ...)."""
+def _shell() -> Any:
+    """The running IPython shell, or None outside IPython."""
     try:
         from IPython import get_ipython  # optional: present only inside a Jupyter kernel
     except ImportError:
-        return set()
-    shell = get_ipython()
-    if shell is None:
-        return set()
-    return set(getattr(shell, "user_ns_hidden", {}) or {})
+        return None
+    return get_ipython()
+
+
+def _ipython_hidden_names() -> set[str]:
+    """Names IPython put in the user namespace itself (``In``, ``Out``, ``exit``, ...)."""
+    shell = _shell()
+    return set() if shell is None else set(getattr(shell, "user_ns_hidden", {}) or {})
+
+
+def _is_literal(node: ast.expr) -> bool:
+    """A literal, or papermill's spelling of a non-finite float (``float('inf')``)."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "float"
+            and len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Constant)):
+        return True
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def literal_cell_names(sources: list[str]) -> set[str]:
+    """Names assigned by the cells of ``sources`` made only of ``name = literal`` lines.
+
+    These are the parameters cell and papermill's injected cell; a name set there is a parameter
+    someone passed, whatever it holds now.
+
+    >>> sorted(literal_cell_names(["n = 3\\nx = float('inf')", "import time\\nt = 1", "bad("]))
+    ['n', 'x']
+    """
+    names: set[str] = set()
+    for source in sources:
+        try:
+            body = ast.parse(source).body
+        except SyntaxError:
+            continue
+        if body and all(isinstance(s, ast.Assign) and all(isinstance(t, ast.Name) for t in s.targets)
+                        and _is_literal(s.value) for s in body):
+            names |= {t.id for s in body for t in s.targets}
+    return names
+
+
+def _earlier_cells() -> list[str]:
+    """Sources of the cells this kernel ran before the running one (IPython's ``In``)."""
+    shell = _shell()
+    history = [] if shell is None else list(shell.user_ns.get("In", []) or [])
+    return [str(h) for h in history[:-1]]  # the last entry is the cell now running
 
 
 #: Notebook parameters renamed to the project's one vocabulary (old name -> new name). Passing an
@@ -144,7 +207,9 @@ def check_parameters(namespace: Mapping[str, Any], spec: Mapping[str, Validator]
     or if the namespace holds an unknown parameter: a name that does not start with ``_``,
     is not in ``spec``, was not put there by IPython, and whose value is a plain literal
     (int, float, str, bool, list, tuple, dict, None). Modules, functions, classes and other
-    objects are ignored.
+    objects are ignored — unless an earlier literals-only cell of this IPython kernel (the
+    parameters cell, papermill's injected cell) assigned that name: then something overwrote
+    an injected parameter before the check, and it is refused as unknown too.
 
     >>> P = check_parameters({"n": 3, "np": pathlib}, {"n": Int(lo=1)})
     >>> P.n
@@ -175,4 +240,37 @@ def check_parameters(namespace: Mapping[str, Any], spec: Mapping[str, Validator]
                 raise ValueError(f"parameter {name!r} was renamed to {RENAMED[name]!r}; "
                                  f"pass -p {RENAMED[name]} {value!r} instead")
             raise ValueError(f"unknown parameter {name!r}; known parameters: {known}")
+    overwritten = sorted(n for n in literal_cell_names(_earlier_cells())
+                         if not n.startswith("_") and n not in spec and n not in hidden
+                         and not isinstance(namespace.get(n), _LITERAL_TYPES))
+    if overwritten:
+        raise ValueError(f"unknown parameter {overwritten[0]!r} (set in the parameters or injected cell, then "
+                         f"overwritten before check_parameters ran); known parameters: {known}")
     return Params({name: validate(name, namespace[name]) for name, validate in spec.items()})
+
+
+def require(condition: Any, message: str) -> None:
+    """A rule between parameters: raise ``ValueError(message)`` unless ``condition`` is true.
+
+    The message names every parameter involved, with its value, and what the rule protects.
+
+    >>> require(1000 < 10000, "learning_starts must be < total_steps")
+    >>> require(20000 < 10000, "learning_starts (20000) must be < total_steps (10000)")
+    Traceback (most recent call last):
+    ...
+    ValueError: learning_starts (20000) must be < total_steps (10000)
+    """
+    if not condition:
+        raise ValueError(message)
+
+
+def require_distinct(name: str, values: list, why: str = "results are keyed by value") -> None:
+    """Refuse a list parameter with repeated values (a repeat would silently overwrite a result).
+
+    >>> require_distinct("n_demos", [1, 3, 1])
+    Traceback (most recent call last):
+    ...
+    ValueError: parameter 'n_demos': expected distinct values (results are keyed by value), got [1, 3, 1]
+    """
+    hashable = [tuple(v) if isinstance(v, list) else v for v in values]
+    require(len(set(hashable)) == len(hashable), f"parameter {name!r}: expected distinct values ({why}), got {values!r}")

@@ -1,6 +1,6 @@
 """Validators of notebook parameters: ``validator(name, value) -> value`` or a ValueError naming both.
 
-Each is a small frozen dataclass; :func:`iqlib.notebook.params.check_parameters` applies them.
+Each is a small frozen dataclass; :func:`iqlib.notebook.params.check_parameters` applies them.Names that must exist (env ids, datasets) are checked by :mod:`iqlib.notebook.names`.
 """
 
 from __future__ import annotations
@@ -57,9 +57,11 @@ class Int:
 
 @dataclass(frozen=True)
 class Float:
-    """A real number, optionally bounded; ints are accepted and returned as float.
+    """A finite real number, optionally bounded; ints are accepted and returned as float.
 
-    ``lo_open`` / ``hi_open`` make the bound strict. NaN and booleans are rejected.
+    ``lo_open`` / ``hi_open`` make the bound strict. NaN, ±inf and booleans are rejected:
+    ``-p chi2_weight inf`` would otherwise pass and fail (or record null) only after the work.
+    ``allow_inf=True`` is the explicit opt-in for a parameter that means infinity (NaN never passes).
 
     >>> Float(lo=0.0, hi=1.0, hi_open=True)("gamma", 0.99)
     0.99
@@ -68,20 +70,26 @@ class Float:
     >>> Float(lo=0.0, hi=1.0, hi_open=True)("gamma", 1.0)
     Traceback (most recent call last):
     ...
-    ValueError: parameter 'gamma': expected a number in [0.0, 1.0), got 1.0
+    ValueError: parameter 'gamma': expected a finite number in [0.0, 1.0), got 1.0
+    >>> Float(lo=0.0)("chi2_weight", float("inf"))
+    Traceback (most recent call last):
+    ...
+    ValueError: parameter 'chi2_weight': expected a finite number in [0.0, inf), got inf
     """
 
     lo: float | None = None
     hi: float | None = None
     lo_open: bool = False
     hi_open: bool = False
+    allow_inf: bool = False
 
     def __call__(self, name: str, value: Any) -> float:
-        expected = "a number" + _interval(self.lo, self.hi, self.lo_open, self.hi_open)
+        kind = "a number (inf allowed)" if self.allow_inf else "a finite number"
+        expected = kind + _interval(self.lo, self.hi, self.lo_open, self.hi_open)
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise _fail(name, value, expected)
         value = float(value)
-        if math.isnan(value):
+        if math.isnan(value) or (math.isinf(value) and not self.allow_inf):
             raise _fail(name, value, expected)
         if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
             raise _fail(name, value, expected)
@@ -181,7 +189,7 @@ class Optional:
     >>> Optional(Float(lo=0.0))("temperature", -1.0)
     Traceback (most recent call last):
     ...
-    ValueError: parameter 'temperature': expected None or a number in [0.0, inf), got -1.0
+    ValueError: parameter 'temperature': expected None or a finite number in [0.0, inf), got -1.0
     """
 
     item: Validator
@@ -222,3 +230,4 @@ class OutputDir:
                 f"parameter {name!r}: cannot create directory {value!r}: {err}"
             ) from err
         return path
+

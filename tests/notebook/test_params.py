@@ -28,7 +28,8 @@ from iqlib.notebook.params import (
         (Float(), 3, 3.0),
         (Float(lo=0.0, hi=1.0), 0.0, 0.0),
         (Float(lo=0.0, hi=1.0, hi_open=True), 0.99, 0.99),
-        (Float(), math.inf, math.inf),
+        (Float(allow_inf=True), math.inf, math.inf),
+        (Float(lo=0.0, allow_inf=True), math.inf, math.inf),
         (Choice(["chi2", "tv"]), "tv", "tv"),
         (Choice([1, 2]), 2, 2),
         (Str(), "x", "x"),
@@ -55,6 +56,11 @@ def test_validators_accept(validator, value, expected):
         (Int(lo=1), 0),
         (Int(hi=10), 11),
         (Float(), math.nan),
+        (Float(allow_inf=True), math.nan),
+        (Float(), math.inf),
+        (Float(), -math.inf),
+        (Float(lo=0.0), math.inf),
+        (Optional(Float(lo=0.0)), math.inf),
         (Float(), False),
         (Float(), "0.1"),
         (Float(lo=0.0), -0.1),
@@ -174,7 +180,7 @@ def test_as_metrics_is_flat_and_drops_output_dir(tmp_path):
 
 def test_optional_passes_none_and_says_none_is_allowed():
     assert Optional(Float(lo=0.0))("beta", None) is None
-    with pytest.raises(ValueError, match=r"'beta': expected None or a number in \[0.0, inf\), got -2"):
+    with pytest.raises(ValueError, match=r"'beta': expected None or a finite number in \[0.0, inf\), got -2"):
         Optional(Float(lo=0.0))("beta", -2)
 
 
@@ -192,8 +198,78 @@ def test_renamed_parameter_names_its_replacement():
 def test_docstring_examples_of_the_parameter_kit_hold():
     import doctest
 
-    from iqlib.notebook import params, validators
+    from iqlib.notebook import names, params, validators
 
-    for module in (params, validators):
+    for module in (params, validators, names):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_float_refuses_infinity_naming_finite():
+    with pytest.raises(ValueError, match=r"'chi2_weight': expected a finite number in \[0.0, inf\), got inf"):
+        Float(lo=0.0)("chi2_weight", math.inf)
+    with pytest.raises(ValueError, match=r"'awr_temperature': expected None or a finite number"):
+        Optional(Float(0.0))("awr_temperature", math.inf)
+    assert Float(hi=0.0, allow_inf=True)("x", -math.inf) == -math.inf
+    with pytest.raises(ValueError, match=r"'chi2_sweep\[1\]': expected a finite number"):
+        ListOf(Float())("chi2_sweep", [1.0, math.nan])
+
+
+def test_require_raises_its_message_and_passes_silently():
+    from iqlib.notebook.params import require, require_distinct
+
+    assert require(True, "never") is None
+    with pytest.raises(ValueError, match=r"^learning_starts \(5\) must be < total_steps \(3\)$"):
+        require(5 < 3, "learning_starts (5) must be < total_steps (3)")
+    require_distinct("xs", [1, 2, [3]])
+    with pytest.raises(ValueError, match=r"parameter 'xs': expected distinct values .*got \[1, 2, 1\]"):
+        require_distinct("xs", [1, 2, 1])
+
+
+def test_literal_cell_names_reads_parameter_cells_only():
+    from iqlib.notebook.params import literal_cell_names
+
+    cells = ["output_dir = 'o'\nn = -3\nxs = [1, 2]", "# Parameters\nx = float('nan')\n",
+             "import time\nP = 1", "y = f(2)", "get_ipython().run_line_magic('load_ext', 'autoreload')", "a ="]
+    assert literal_cell_names(cells) == {"output_dir", "n", "xs", "x"}
+
+
+def test_injected_name_overwritten_before_the_check_is_refused(tmp_path, monkeypatch):
+    from iqlib.notebook import params
+
+    # `-p time 5` injected, then `import time` ran before check_parameters.
+    history = [f"output_dir = {str(tmp_path)!r}\nn = 3\ngamma = 0.5", "time = 5"]
+    monkeypatch.setattr(params, "_earlier_cells", lambda: history)
+    ns = {"output_dir": str(tmp_path), "n": 3, "gamma": 0.5, "time": math}
+    with pytest.raises(ValueError, match=r"unknown parameter 'time' \(set in the parameters or injected cell, "
+                                         r"then overwritten"):
+        check_parameters(ns, SPEC)
+    # a spec name re-assigned by a later literal cell is fine, and so is a module nobody injected
+    monkeypatch.setattr(params, "_earlier_cells", lambda: history[:1])
+    assert check_parameters(ns, SPEC).n == 3
+
+
+def test_env_id_checks_registry_action_space_and_demos():
+    from iqlib.notebook.params import EnvId
+
+    assert EnvId()("env_id", "iqlib/PointMazeMedium-v0") == "iqlib/PointMazeMedium-v0"
+    assert EnvId(action="continuous", demos=True)("env_id", "Pendulum-v1") == "Pendulum-v1"
+    with pytest.raises(ValueError, match=r"'env_id': expected a registered gymnasium id .*got 'CartPol-v1'"):
+        EnvId()("env_id", "CartPol-v1")
+    with pytest.raises(ValueError, match=r"'env_id': expected a gymnasium id with continuous actions"):
+        EnvId(action="continuous")("env_id", "CartPole-v1")
+    with pytest.raises(ValueError, match=r"'lfo_env_ids\[0\]': expected a gymnasium id with discrete actions"):
+        ListOf(EnvId(action="discrete"))("lfo_env_ids", ["Pendulum-v1"])
+    with pytest.raises(ValueError, match=r"'env_id': no expert demonstrations for 'MountainCar-v0'"):
+        EnvId(demos=True)("env_id", "MountainCar-v0")
+
+
+def test_dataset_name_and_demo_episodes(tmp_path):
+    from iqlib.data.registry import dataset_names
+    from iqlib.notebook.params import DatasetName, demo_episodes
+
+    assert DatasetName()("dataset", "hopper-medium-expert") == "hopper-medium-expert"  # derived: two files
+    with pytest.raises(ValueError, match=r"'dataset': expected one of .*got 'cartpole-mix'"):
+        DatasetName()("dataset", "cartpole-mix")
+    assert "cartpole-mixed" in dataset_names()
+    assert demo_episodes("CartPole-v1") == 30 and demo_episodes("CartPole-v1", tmp_path) is None
