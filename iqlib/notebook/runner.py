@@ -4,50 +4,59 @@
                            [-p name value ...] [--kernel NAME]
 
 For each ``notebooks/NN_*.py`` (jupytext py:percent, sorted), the runner converts the source
-to a notebook, executes it with papermill into ``<out>/<stem>/<stem>.ipynb`` with the
-parameter ``output_dir=<out>/<stem>`` (plus any ``-p`` overrides), and times it. Then it
-reads each ``<out>/<stem>/metrics.json`` and writes ``<out>/summary.md`` and
-``<out>/summary.json``. A failing notebook is recorded with status ``"failed"`` and the
-error's last line; the others still run, and the exit status is non-zero.
+to a notebook and executes it with papermill into a fresh folder
+``<out>/.<stem>.partial-<time>/`` with the parameter ``output_dir`` set to that folder (plus
+any ``-p`` overrides). Only a complete run replaces ``<out>/<stem>/`` (one rename, so no
+stale figure of an earlier run is mixed in). A failed or interrupted run is moved aside to
+``<out>/<stem>.failed-<time>/`` (``.interrupted-<time>``), with the executed notebook and
+its traceback, and the previous complete ``<out>/<stem>/`` is kept; nothing is deleted but
+a result a complete run replaced.
 
-Notebooks run on a Jupyter kernel backed by this interpreter (``sys.executable``); if no
-installed kernelspec points at it, one named ``iqlib`` is installed into ``sys.prefix``
-(the virtualenv), never globally. Executions get ``MPLBACKEND=Agg`` and this package's
-root on ``PYTHONPATH``.
+After each notebook the runner merges its row into ``<out>/summary.json`` and rewrites
+``<out>/summary.md`` (:mod:`iqlib.notebook.summary`): rows of notebooks this run did not
+touch stay, and Ctrl-C or SIGTERM still leaves the rows of what finished (exit status 130
+or 143). A failing notebook is recorded with status ``"failed"`` and the error's last line;
+the others still run, and the exit status is 1.
+
+``-p NAME VALUE`` must name a parameter that every selected notebook's ``parameters`` cell
+assigns (checked with ``ast`` before any kernel starts); ``-p output_dir`` is refused (the
+runner sets it). Kernels: :mod:`iqlib.notebook.kernel` (this interpreter, encrypted channel).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import contextlib
-import hashlib
 import os
 import pathlib
+import shutil
+import signal
 import sys
 import time
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import jupytext
 import papermill
-from ipykernel.kernelspec import install
-from jupyter_client.kernelspec import KernelSpecManager
 
-from iqlib.data.files import read_json, write_json_atomic
+from iqlib.data.files import read_json
+from iqlib.notebook.kernel import REPO_ROOT, EncryptedKernelManager, ensure_kernel, execution_env
+from iqlib.notebook.overrides import check_overrides, parameter_names
+from iqlib.notebook.summary import error_line, merge_summary, now_utc, read_summary, write_summary
 
 __all__ = [
-    "REPO_ROOT",
-    "NOTEBOOK_DIR",
-    "find_notebooks",
-    "ensure_kernel",
-    "execute_notebook",
-    "run_all",
-    "write_summary",
-    "main",
+    "REPO_ROOT", "NOTEBOOK_DIR", "Interrupted", "find_notebooks", "parameter_names",
+    "check_overrides", "ensure_kernel", "execute_notebook", "run_all", "write_summary", "main",
 ]
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by a signal (SIGTERM here; SIGINT arrives as ``KeyboardInterrupt``)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 def find_notebooks(
@@ -57,7 +66,7 @@ def find_notebooks(
 
     A prefix that matches nothing raises ``ValueError`` (a typo must not silently skip).
     """
-    paths = sorted(notebook_dir.glob("[0-9][0-9]_*.py"))
+    paths = sorted(pathlib.Path(notebook_dir).glob("[0-9][0-9]_*.py"))
     if not prefixes:
         return paths
     unmatched = [p for p in prefixes if not any(path.stem.startswith(p) for path in paths)]
@@ -67,56 +76,6 @@ def find_notebooks(
             f"available: {[p.stem for p in paths]}"
         )
     return [path for path in paths if any(path.stem.startswith(p) for p in prefixes)]
-
-
-def ensure_kernel() -> str:
-    """Name of a Jupyter kernel that runs ``sys.executable``; install one if needed.
-
-    An existing kernelspec counts only if its ``argv[0]`` is this exact interpreter path
-    (a venv's python is a symlink to the base python, so paths are not resolved). Otherwise
-    a kernelspec is installed into ``sys.prefix`` under the name ``iqlib`` (or a name
-    derived from ``sys.prefix`` if another ``iqlib`` kernel shadows it).
-    """
-    def matching(manager: KernelSpecManager) -> str | None:
-        specs = manager.find_kernel_specs()
-        # Prefer the conventional names so repeated runs pick the same kernel.
-        for name in sorted(specs, key=lambda n: (n not in ("python3", "iqlib"), n)):
-            try:
-                argv = manager.get_kernel_spec(name).argv
-            except Exception:  # a broken kernelspec elsewhere must not stop us
-                continue
-            if argv and os.path.abspath(argv[0]) == os.path.abspath(sys.executable):
-                return name
-        return None
-
-    name = matching(KernelSpecManager())
-    if name is not None:
-        return name
-
-    tag = hashlib.sha256(sys.prefix.encode()).hexdigest()[:8]
-    for candidate in ("iqlib", f"iqlib-{tag}"):
-        install(prefix=sys.prefix, kernel_name=candidate, display_name=f"Python ({candidate})")
-        manager = KernelSpecManager()
-        if manager.get_kernel_spec(candidate).argv[0] == sys.executable:
-            return candidate
-    raise RuntimeError(f"could not register a Jupyter kernel for {sys.executable}")
-
-
-@contextlib.contextmanager
-def _execution_env() -> Iterator[None]:
-    """Environment for kernels: headless matplotlib, and this iqlib importable."""
-    saved = {key: os.environ.get(key) for key in ("MPLBACKEND", "PYTHONPATH")}
-    os.environ["MPLBACKEND"] = "Agg"
-    pythonpath = [str(REPO_ROOT)] + [p for p in (saved["PYTHONPATH"] or "").split(os.pathsep) if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(pythonpath))
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def execute_notebook(
@@ -131,29 +90,33 @@ def execute_notebook(
     py_path: the jupytext ``py:percent`` source.
     output_dir: this notebook's own output folder; it receives ``<stem>.ipynb`` and is
         passed, made absolute, to the notebook as the parameter ``output_dir``
-        (``metrics.json`` and figures go there).
-    parameters: overrides injected after the ``parameters`` cell.
+        (``metrics.json`` and figures go there). Written in place: :func:`run_all` is the
+        one that runs into a fresh folder and keeps previous results.
+    parameters: overrides injected after the ``parameters`` cell (not ``output_dir``).
     kernel_name: Jupyter kernel; default :func:`ensure_kernel`.
     cwd: working directory of the kernel; default the notebook's folder.
 
-    Raises ``papermill.PapermillExecutionError`` if a cell fails (the executed notebook,
-    with the traceback, is still written).
+    Raises ``ValueError`` if ``parameters`` holds ``output_dir``, and
+    ``papermill.PapermillExecutionError`` if a cell fails (the executed notebook, with the
+    traceback, is still written).
     """
+    if "output_dir" in (parameters or {}):
+        raise ValueError("parameters must not hold 'output_dir': pass the folder as output_dir")
     py_path = pathlib.Path(py_path)
     # Absolute: the kernel runs in `cwd`, so a relative path would land elsewhere.
     output_dir = pathlib.Path(output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     notebook = jupytext.read(py_path)  # in memory: no .ipynb is left next to the source
     kernel_name = kernel_name or ensure_kernel()
-    # A py:percent file without a jupytext header carries no kernel or language;
-    # papermill needs the language to write the injected-parameters cell.
+    # Run on *this* interpreter's kernel whatever the header names; papermill needs the
+    # language to write the injected-parameters cell.
     notebook.metadata["kernelspec"] = {
         "name": kernel_name, "display_name": f"Python ({kernel_name})", "language": "python"
     }
     notebook.metadata.setdefault("language_info", {"name": "python"})
     executed = output_dir / f"{py_path.stem}.ipynb"
     params = {"output_dir": str(output_dir), **dict(parameters or {})}
-    with _execution_env():
+    with execution_env():
         papermill.execute_notebook(
             notebook,
             str(executed),
@@ -161,53 +124,56 @@ def execute_notebook(
             kernel_name=kernel_name,
             cwd=str(cwd if cwd is not None else py_path.parent),
             progress_bar=False,
+            kernel_manager_class=EncryptedKernelManager,
         )
     return executed
 
 
-def _error_line(err: BaseException) -> str:
-    ename, evalue = getattr(err, "ename", None), getattr(err, "evalue", None)
-    if ename is not None:
-        text = f"{ename}: {evalue}" if evalue else str(ename)
-    else:
-        text = f"{type(err).__name__}: {err}"
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(err).__name__
+def _free(path: pathlib.Path) -> pathlib.Path:
+    """``path``, or ``path-2``, ``path-3``, ... whichever does not exist yet."""
+    candidate, k = path, 1
+    while candidate.exists():
+        k += 1
+        candidate = path.with_name(f"{path.name}-{k}")
+    return candidate
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        text = f"{value:.6g}"
-    else:
-        text = "null" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+def _install(partial: pathlib.Path, final: pathlib.Path) -> None:
+    """Move the complete run ``partial`` to ``final``; the result it replaces goes last."""
+    replaced = None
+    if final.exists():
+        replaced = _free(final.with_name(f".{final.name}.replaced"))
+        os.rename(final, replaced)
+    os.rename(partial, final)
+    if replaced is not None:
+        shutil.rmtree(replaced)
 
 
-def write_summary(output_dir: pathlib.Path, results: Mapping[str, Mapping[str, Any]]) -> None:
-    """Write ``summary.json`` and ``summary.md``.
-
-    results: ``{stem: {"runtime_s": float, "status": "ok" | "failed",
-    "error": last line of the error or None, "metrics": {...}}}``.
-    """
-    write_json_atomic(output_dir / "summary.json", results)
-    lines = ["# Notebook run summary", "", "## Runtime", "",
-             "| notebook | seconds | status |", "|---|---:|---|"]
-    for stem, result in results.items():
-        status = result["status"]
-        if result.get("error"):
-            status = f"{status}: {result['error']}"
-        lines.append(f"| {stem} | {result['runtime_s']:.1f} | {_cell(status)} |")
-    for stem, result in results.items():
-        lines += ["", f"## {stem}", ""]
-        if not result["metrics"]:
-            lines.append("(no metrics.json)")
-            continue
-        lines += ["| key | value |", "|---|---|"]
-        lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in sorted(result["metrics"].items())]
-    text = "\n".join(lines) + "\n"
-    tmp = output_dir / ".summary.md.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, output_dir / "summary.md")
+def _run_one(py_path, output_dir, parameters, kernel_name):
+    """Run one notebook into a fresh folder; return ``(row, interrupt or None)``."""
+    stem = py_path.stem
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    partial = _free(output_dir / f".{stem}.partial-{stamp}")
+    status, error, interrupt = "ok", None, None
+    start = time.perf_counter()
+    try:
+        execute_notebook(py_path, partial, parameters, kernel_name=kernel_name)
+    except Exception as err:  # record and go on with the other notebooks
+        status, error = "failed", error_line(err)
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM through Interrupted
+        status, error, interrupt = "interrupted", f"interrupted ({err or 'SIGINT'})", err
+    runtime = time.perf_counter() - start
+    metrics_path = partial / "metrics.json"
+    metrics = read_json(metrics_path) if metrics_path.is_file() else {}
+    final = output_dir / stem if status == "ok" else _free(output_dir / f"{stem}.{status}-{stamp}")
+    if status == "ok":
+        _install(partial, final)
+    elif partial.exists():
+        os.rename(partial, final)
+    row = {"runtime_s": round(runtime, 3), "status": status, "error": error, "metrics": metrics,
+           "finished_at": now_utc(), "output": final.name if final.exists() else None,
+           "previous": None}
+    return row, interrupt
 
 
 def run_all(
@@ -216,31 +182,36 @@ def run_all(
     parameters: Mapping[str, Any] | None = None,
     kernel_name: str | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Execute ``notebooks`` in order, then write the summaries; return the results."""
+    """Execute ``notebooks`` in order, merging each row into the summaries; return this run's rows.
+
+    Raises ``ValueError`` (before any kernel starts) for overrides :func:`check_overrides`
+    refuses or an unreadable ``summary.json``; re-raises ``KeyboardInterrupt`` (and
+    :class:`Interrupted`) after recording the interrupted notebook.
+    """
+    output_dir = pathlib.Path(output_dir)
+    parameters = dict(parameters or {})
+    check_overrides(notebooks, parameters)
+    read_summary(output_dir)  # fail now, not after an hour of notebooks
     output_dir.mkdir(parents=True, exist_ok=True)
+    leftovers = sorted(p.name for p in output_dir.glob(".*.partial-*"))
+    if leftovers:
+        print(f"note: {output_dir} holds folders of runs that never finished (killed?): "
+              f"{', '.join(leftovers)}", file=sys.stderr)
     kernel_name = kernel_name or ensure_kernel()
     print(f"kernel {kernel_name!r} ({sys.executable}); outputs in {output_dir}", flush=True)
     results: dict[str, dict[str, Any]] = {}
     for i, py_path in enumerate(notebooks, start=1):
         stem = py_path.stem
-        nb_dir = output_dir / stem
         print(f"[{i}/{len(notebooks)}] {stem} ...", flush=True)
-        metrics_path = nb_dir / "metrics.json"
-        metrics_path.unlink(missing_ok=True)  # never report a previous run's metrics
-        status, error = "ok", None
-        start = time.perf_counter()
-        try:
-            execute_notebook(py_path, nb_dir, parameters, kernel_name=kernel_name)
-        except Exception as err:  # record and go on with the other notebooks
-            status, error = "failed", _error_line(err)
-        runtime = time.perf_counter() - start
-        metrics = read_json(metrics_path) if metrics_path.is_file() else {}
-        results[stem] = {
-            "runtime_s": round(runtime, 3), "status": status, "error": error, "metrics": metrics
-        }
-        shown = status if error is None else f"{status}: {error}"
-        print(f"[{i}/{len(notebooks)}] {stem}: {shown} ({runtime:.1f} s)", flush=True)
-    write_summary(output_dir, results)
+        row, interrupt = _run_one(py_path, output_dir, parameters, kernel_name)
+        merged = merge_summary(read_summary(output_dir), {stem: row})
+        results[stem] = merged[stem]
+        write_summary(output_dir, merged)
+        shown = row["status"] if row["error"] is None else f"{row['status']}: {row['error']}"
+        print(f"[{i}/{len(notebooks)}] {stem}: {shown} ({row['runtime_s']:.1f} s) "
+              f"-> {output_dir / str(row['output'])}", flush=True)
+        if interrupt is not None:
+            raise interrupt
     return results
 
 
@@ -250,6 +221,10 @@ def _parse_value(text: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -267,13 +242,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         notebooks = find_notebooks(args.notebook_dir, args.notebooks)
+        parameters = {name: _parse_value(value) for name, value in args.parameter}
+        check_overrides(notebooks, parameters)
+        read_summary(args.output_dir)
     except ValueError as err:
         parser.error(str(err))
     if not notebooks:
         print(f"no notebooks found in {args.notebook_dir}", file=sys.stderr)
         return 1
-    parameters = {name: _parse_value(value) for name, value in args.parameter}
-    results = run_all(args.output_dir, notebooks, parameters, kernel_name=args.kernel)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        results = run_all(args.output_dir, notebooks, parameters, kernel_name=args.kernel)
+    except KeyboardInterrupt as err:
+        signum = getattr(err, "signum", signal.SIGINT)
+        print(f"interrupted ({signal.Signals(signum).name}); the rows of what finished are in "
+              f"{args.output_dir / 'summary.md'}", file=sys.stderr)
+        return 128 + signum
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
     failed = [stem for stem, r in results.items() if r["status"] != "ok"]
     print(f"summary: {args.output_dir / 'summary.md'}")
