@@ -34,9 +34,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from iqlib.tabular.bc import log_likelihood
+from iqlib.tabular.checks import check_discount, check_index, check_positive, is_traced
 from iqlib.tabular.iq_learn import IQLearnConfig, iq_learn_objective
 from iqlib.tabular.iq_learn_fit import IQLearnResult
 from iqlib.tabular.lbfgs import lbfgs_minimize
+from iqlib.tabular.mdp import check_transitions
 from iqlib.tabular.soft_bellman import expected_next_value
 
 __all__ = ["AnchoredSolution", "anchor_normalise", "anchor_normalise_q", "fit_iq_learn_anchored", "read_off_linear_cost"]
@@ -60,17 +62,23 @@ def _anchor_reward_vector(anchor_reward, S, dtype):
         return jnp.full((S,), a, dtype)
     if a.shape != (S,):
         raise ValueError(f"anchor_reward must be a scalar or have shape (S,) = ({S},), got {a.shape}")
+    if not bool(jnp.all(jnp.isfinite(a))):
+        raise ValueError("anchor_reward has NaN or infinite entries")
     return a
 
 
-def _check(P, log_policy, anchor_action):
+def _check(P, log_policy, anchor_action, gamma, alpha, name="log_policy"):
+    """Check the model (P stochastic, γ in [0, 1), α > 0), the (S, A) input and the anchor action."""
+    check_discount(gamma, "discount")
+    check_positive(alpha, "entropy_temperature")
+    if not is_traced(P):
+        check_transitions(P, "P", atol=1e-4)
     P = jnp.asarray(P)
-    if P.ndim != 3 or P.shape[0] != P.shape[2]:
-        raise ValueError(f"P must have shape (S, A, S), got {P.shape}")
     if jnp.shape(log_policy) != P.shape[:2]:
-        raise ValueError(f"log_policy must have shape (S, A) = {P.shape[:2]}, got {jnp.shape(log_policy)}")
-    if not (isinstance(anchor_action, (int, np.integer)) and 0 <= anchor_action < P.shape[1]):
-        raise ValueError(f"anchor_action must be an action index in [0, {P.shape[1]}), got {anchor_action!r}")
+        raise ValueError(f"{name} must have shape (S, A) = {P.shape[:2]}, got {jnp.shape(log_policy)}")
+    if name == "log_policy" and not is_traced(log_policy) and not bool(jnp.all(jnp.isfinite(jnp.asarray(log_policy)))):
+        raise ValueError("log_policy must be finite (a policy with full support; use log_softmax(Q / α))")
+    check_index(anchor_action, P.shape[1], "anchor_action")
     return P
 
 
@@ -99,15 +107,17 @@ def anchor_normalise(log_policy, P, gamma, alpha, anchor_action: int, anchor_rew
       γ close to 1: V is of order ‖r‖ / (1 − γ), and float32 keeps only ~7 digits of it.
 
     Raises:
-      ValueError: on inconsistent shapes or an anchor action out of range.
+      ValueError: on inconsistent shapes, a non-finite log_policy, an anchor action that is not an
+        integer in [0, A), transition rows that do not sum to 1, gamma not in [0, 1) or alpha ≤ 0.
     """
-    P = _check(P, log_policy, anchor_action)
+    P = _check(P, log_policy, anchor_action, gamma, alpha)
     log_policy = jnp.asarray(log_policy, P.dtype)
     return _solve(log_policy, P, gamma, alpha, int(anchor_action), _anchor_reward_vector(anchor_reward, P.shape[0], P.dtype))
 
 
 def anchor_normalise_q(Q, P, gamma, alpha, anchor_action: int, anchor_reward=0.0) -> AnchoredSolution:
     """`anchor_normalise` of the policy softmax(Q/α) of a soft Q-function Q: (S, A) (e.g. IQ-Learn's)."""
+    check_positive(alpha, "alpha")
     Q = jnp.asarray(Q)
     return anchor_normalise(jax.nn.log_softmax(Q / alpha, axis=-1), P, gamma, alpha, anchor_action, anchor_reward)
 
@@ -132,13 +142,15 @@ def fit_iq_learn_anchored(counts, P, discount, entropy_temperature, anchor_actio
       `IQLearnResult` with params = the logits L.
 
     Raises:
-      ValueError: on inconsistent shapes, empty counts, or a missing p0.
+      ValueError: on inconsistent shapes, empty, negative or non-finite counts, a missing p0, an
+        anchor action that is not an integer in [0, A), transition rows that do not sum to 1,
+        discount not in [0, 1) or entropy_temperature not a finite number > 0.
     """
     P = jnp.asarray(P)
     counts_np = np.asarray(counts, dtype=np.float64)
-    _check(P, counts_np, anchor_action)
-    if np.any(counts_np < 0) or counts_np.sum() <= 0:
-        raise ValueError("counts must be non-negative and not all zero")
+    _check(P, counts_np, anchor_action, discount, entropy_temperature, name="counts")
+    if np.any(counts_np < 0) or not np.all(np.isfinite(counts_np)) or counts_np.sum() <= 0:
+        raise ValueError("counts must be finite, non-negative and not all zero")
     if config.init_term == "p0" and p0 is None:
         raise ValueError("init_term='p0' needs p0: (S,)")
     dtype = P.dtype
@@ -167,7 +179,7 @@ def _fit_anchored(counts, P, gamma, alpha, anchor_action, anchor_reward, p0, ini
     sol = _solve(jax.nn.log_softmax(L, axis=-1), P, gamma, alpha, anchor_action, anchor_reward)
     return IQLearnResult(
         Q=sol.Q, V=sol.V, policy=jax.nn.softmax(L, axis=-1), reward=sol.reward, params=L,
-        objective=-value, loglik=log_likelihood(counts, sol.Q, alpha), converged=opt.converged,
+        objective=-value, loglik=log_likelihood(counts, sol.Q, alpha), converged=opt.converged & jnp.isfinite(value),
         n_iter=opt.n_iter, grad_norm=gnorm,
     )
 

@@ -25,10 +25,15 @@ def check_dataset(dataset, n_states: int, n_actions: int) -> dict:
     """Validate a transitions dict and return NumPy copies of its required keys.
 
     Raises:
-      ValueError: naming the problem — a missing key, a non-1-D array or lengths that differ,
-        an empty dataset, a non-integer or out-of-range obs / next_obs / action, a non-finite
-        reward, or a terminal / timeout that is not boolean (or 0/1).
+      ValueError: naming the problem — n_states / n_actions not positive integers, a missing
+        key, a non-1-D array or lengths that differ, an empty dataset, a non-integer (a float
+        index is refused, never truncated) or out-of-range obs / next_obs / action, a non-finite
+        reward, a terminal / timeout that is not boolean (or 0/1), or a step marked both
+        terminal and timeout.
     """
+    for k, n in (("n_states", n_states), ("n_actions", n_actions)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{k} must be a positive integer, got {n!r}")
     if not isinstance(dataset, dict):
         raise ValueError(f"dataset must be a dict of arrays, got {type(dataset).__name__}")
     missing = [k for k in REQUIRED_KEYS if k not in dataset]
@@ -53,6 +58,10 @@ def check_dataset(dataset, n_states: int, n_actions: int) -> dict:
         if v.dtype != bool and not np.all((v == 0) | (v == 1)):
             raise ValueError(f"dataset[{k!r}] must be boolean (or 0/1)")
         data[k] = v.astype(bool)
+    both = data["terminal"] & data["timeout"]
+    if np.any(both):
+        raise ValueError(f"dataset['terminal'] and dataset['timeout'] are both set at step {int(np.argmax(both))}: "
+                         "a step either ends the episode (terminal) or truncates it (timeout)")
     data["reward"] = data["reward"].astype(float)
     return data
 

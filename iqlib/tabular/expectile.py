@@ -25,21 +25,12 @@ practice: g is monotone and convex or concave, so Newton converges monotonically
 
 from __future__ import annotations
 
-import numbers
-
 import jax
 import jax.numpy as jnp
 
+from iqlib.tabular.checks import check_sample, check_unit_interval, is_traced
+
 __all__ = ["expectile"]
-
-
-def _check_tau(tau, lo_closed: bool) -> None:
-    """Check a concrete τ (traced values are not checked)."""
-    if isinstance(tau, numbers.Real) and not isinstance(tau, bool):
-        ok = (0.0 <= tau <= 1.0) if lo_closed else (0.0 < tau < 1.0)
-        if not ok:
-            interval = "[0, 1]" if lo_closed else "(0, 1)"
-            raise ValueError(f"tau must lie in {interval}, got {tau}")
 
 
 def expectile(x, tau, weights=None, axis: int = -1, max_iter: int | None = None):
@@ -62,16 +53,19 @@ def expectile(x, tau, weights=None, axis: int = -1, max_iter: int | None = None)
       m: x's shape without `axis`, the τ-expectile, dtype of x (floating).
 
     Raises:
-      ValueError: if a concrete `tau` is outside (0, 1) or a concrete weight is negative.
+      ValueError: if a concrete `tau` (scalar or array) has an entry outside (0, 1), a concrete
+        `x` is empty along `axis` or not finite, or a concrete weight is negative or not finite.
+        Traced values (inside jit / vmap) are not checked.
     """
-    _check_tau(tau, lo_closed=False)
+    check_unit_interval(tau, "tau", closed=False)
+    check_sample(x, "x", axis=axis)
     x = jnp.moveaxis(jnp.asarray(x, dtype=jnp.result_type(float, jnp.asarray(x).dtype)), axis, -1)
     if weights is None:
         w = jnp.ones_like(x)
     else:
         w_in = jnp.asarray(weights, dtype=x.dtype)
-        if not isinstance(w_in, jax.core.Tracer) and bool(jnp.any(w_in < 0)):
-            raise ValueError("weights must be non-negative")
+        if not is_traced(w_in) and not bool(jnp.all((w_in >= 0) & jnp.isfinite(w_in))):
+            raise ValueError("weights must be finite and non-negative")
         w = jnp.moveaxis(jnp.broadcast_to(w_in, jnp.moveaxis(x, -1, axis).shape), axis, -1)
     n = x.shape[-1]
     max_iter = n + 1 if max_iter is None else int(max_iter)

@@ -176,7 +176,8 @@ def _fit(counts, r_bar, P_cont, config: IQLTabularConfig, tau: float) -> IQLTabu
                                         max_iter=config.max_iter)
     policy, w = awr_policy(Q, V, counts, config.awr_temperature, config.max_weight)
     Q = jnp.where(f(counts) > 0, Q, jnp.nan)
-    converged = residual <= config.tol * jnp.maximum(1.0, jnp.max(jnp.abs(V)))
+    converged = ((residual <= config.tol * jnp.maximum(1.0, jnp.max(jnp.abs(V)))) & jnp.isfinite(residual)
+                 & jnp.all(jnp.isfinite(V)))
     return IQLTabularResult(Q, V, policy, w, f(counts), converged, n_iter, residual)
 
 

@@ -22,7 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from iqlib.tabular.checks import check_discount, check_positive
 from iqlib.tabular.lbfgs import lbfgs_minimize
+from iqlib.tabular.mdp import check_transitions
 from iqlib.tabular.soft_bellman import soft_q_differentiable
 
 __all__ = ["MLEResult", "choice_log_likelihood", "fit_structural_mle"]
@@ -70,22 +72,32 @@ def fit_structural_mle(counts, P, features, discount, entropy_temperature=1.0, t
     Returns: `MLEResult`.
 
     Raises:
-      ValueError: on inconsistent shapes or empty/negative counts.
+      ValueError: naming the argument: inconsistent shapes, empty, negative or non-finite counts,
+        non-finite features or theta0, transition rows that do not sum to 1, discount not in
+        [0, 1), entropy_temperature not a finite number > 0, max_iter not a positive integer,
+        tol not a finite number >= 0.
     """
-    counts, P, features = np.asarray(counts, float), np.asarray(P), np.asarray(features)
-    if P.ndim != 3 or counts.shape != P.shape[:2]:
+    discount = check_discount(discount, "discount")
+    entropy_temperature = check_positive(entropy_temperature, "entropy_temperature")
+    tol = check_positive(tol, "tol", allow_zero=True)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    dtype = jnp.asarray(P).dtype
+    counts, P, features = np.asarray(counts, float), check_transitions(P, "P", atol=1e-4), np.asarray(features)
+    if counts.shape != P.shape[:2]:
         raise ValueError(f"counts must have shape (S, A) = {P.shape[:2]}, got {counts.shape}")
     if features.ndim != 3 or features.shape[:2] != counts.shape:
         raise ValueError(f"features must have shape (S, A, K) with (S, A) = {counts.shape}, got {features.shape}")
-    if np.any(counts < 0) or counts.sum() <= 0:
-        raise ValueError("counts must be non-negative and not all zero")
-    dtype = jnp.asarray(P).dtype
+    if not np.all(np.isfinite(features)):
+        raise ValueError("features has NaN or infinite entries")
+    if np.any(counts < 0) or not np.all(np.isfinite(counts)) or counts.sum() <= 0:
+        raise ValueError("counts must be finite, non-negative and not all zero")
     K = features.shape[-1]
     theta0 = jnp.zeros(K, dtype) if theta0 is None else jnp.asarray(theta0, dtype)
-    if theta0.shape != (K,):
-        raise ValueError(f"theta0 must have shape ({K},), got {theta0.shape}")
+    if theta0.shape != (K,) or not bool(jnp.all(jnp.isfinite(theta0))):
+        raise ValueError(f"theta0 must be a finite array of shape ({K},), got shape {theta0.shape}")
     return _fit(jnp.asarray(counts, dtype), jnp.asarray(P, dtype), jnp.asarray(features, dtype),
-                jnp.asarray(discount, dtype), jnp.asarray(entropy_temperature, dtype), theta0, max_iter, tol)
+                jnp.asarray(discount, dtype), jnp.asarray(entropy_temperature, dtype), theta0, int(max_iter), tol)
 
 
 @partial(jax.jit, static_argnames=("max_iter",))
@@ -109,6 +121,6 @@ def _fit(counts, P, features, gamma, alpha, theta0, max_iter, tol):
     Q, sol = soft_q_differentiable(features @ theta, P, gamma, alpha)
     return MLEResult(
         theta=theta, se=se, loglik=-loss(theta) * n, Q=Q, policy=jax.nn.softmax(Q / alpha, axis=-1),
-        reward=features @ theta, converged=(gnorm <= tol) & sol.converged,
+        reward=features @ theta, converged=(gnorm <= tol) & sol.converged & jnp.isfinite(opt.value),
         n_iter=opt.n_iter, grad_norm=gnorm, inner_converged=sol.converged,
     )

@@ -29,7 +29,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import logsumexp
+
+from iqlib.tabular.checks import check_discount, check_positive, is_traced
+from iqlib.tabular.mdp import check_transitions
 
 __all__ = [
     "soft_value",
@@ -114,7 +118,18 @@ def _newton_step(V, r, P, gamma, alpha):
     return jnp.linalg.solve(A, r_pi)
 
 
-@partial(jax.jit, static_argnames=("method", "max_iter"))
+def _check_arrays(r, P) -> None:
+    """Concrete r: (S, A) finite; concrete P: (S, A, S) stochastic (tracers are skipped)."""
+    if not is_traced(P):
+        check_transitions(P, "P", atol=1e-4)
+    if not is_traced(r):
+        r_np = np.asarray(r)
+        if not is_traced(P) and r_np.shape != np.shape(P)[:2]:
+            raise ValueError(f"r must have shape (S, A) = {np.shape(P)[:2]} to match P, got {r_np.shape}")
+        if not np.all(np.isfinite(r_np)):
+            raise ValueError("r (the reward) has NaN or infinite entries")
+
+
 def solve_soft_bellman(r, P, gamma, alpha, *, method="newton", tol=1e-10, max_iter=None, V0=None):
     """Solve the soft Bellman equation for the soft-optimal Q* of reward r.
 
@@ -130,13 +145,28 @@ def solve_soft_bellman(r, P, gamma, alpha, *, method="newton", tol=1e-10, max_it
 
     Returns:
       `SoftSolution` with Q, V, policy, n_iter, residual and converged flag. An unconverged
-      solve is reported (converged = False), never silently accepted.
+      solve is reported (converged = False), never silently accepted: converged also needs a
+      finite residual and a finite V.
 
     Raises:
-      ValueError: if `method` is unknown.
+      ValueError: naming the argument, if `method` is unknown, `gamma` is not in [0, 1) (at
+        γ = 1 there is no discounted fixed point), `alpha` is not a finite number > 0, `tol` is
+        not a finite number >= 0 or `max_iter` not a positive integer (concrete values only:
+        traced ones, inside jit, are not checked).
     """
     if method not in ("newton", "iteration"):
         raise ValueError(f"method must be 'newton' or 'iteration', got {method!r}")
+    gamma = check_discount(gamma, "gamma")
+    alpha = check_positive(alpha, "alpha")
+    tol = check_positive(tol, "tol", allow_zero=True)
+    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1):
+        raise ValueError(f"max_iter must be a positive integer or None, got {max_iter!r}")
+    _check_arrays(r, P)
+    return _solve(r, P, gamma, alpha, method=method, tol=tol, max_iter=max_iter, V0=V0)
+
+
+@partial(jax.jit, static_argnames=("method", "max_iter"))
+def _solve(r, P, gamma, alpha, *, method, tol, max_iter, V0):
     if max_iter is None:
         max_iter = 100 if method == "newton" else 100_000
     r = jnp.asarray(r)
@@ -159,7 +189,7 @@ def solve_soft_bellman(r, P, gamma, alpha, *, method="newton", tol=1e-10, max_it
 
     V, n_iter, res = jax.lax.while_loop(cond, body, (V, jnp.array(0), residual(V)))
     Q = r + gamma * expected_next_value(P, V)
-    converged = res <= tol * (1.0 + jnp.max(jnp.abs(V)))
+    converged = (res <= tol * (1.0 + jnp.max(jnp.abs(V)))) & jnp.isfinite(res) & jnp.all(jnp.isfinite(V))
     return SoftSolution(Q, V, softmax_policy(Q, alpha), n_iter, res, converged)
 
 
@@ -186,7 +216,11 @@ def soft_policy_evaluation(policy, r, P, gamma, alpha):
     With alpha = 0 this is ordinary policy evaluation. policy: (S, A) (rows sum to 1),
     r: (S, A), P: (S, A, S) -> (Q^π: (S, A), V^π: (S,)). Zero-probability actions contribute 0
     to the entropy term (0 log 0 = 0).
+
+    Raises: ValueError if a concrete gamma is not in [0, 1) or alpha is not a finite number >= 0.
     """
+    gamma = check_discount(gamma, "gamma")
+    alpha = check_positive(alpha, "alpha", allow_zero=True)
     ent = -jnp.sum(jnp.where(policy > 0, policy * jnp.log(jnp.where(policy > 0, policy, 1.0)), 0.0), -1)
     r_pi = jnp.sum(policy * r, axis=-1) + alpha * ent
     S = r.shape[0]
@@ -198,8 +232,9 @@ def occupancy(policy, P, p0, gamma):
     """Normalised discounted state-action occupancy ρ_π(s, a) = (1 − γ) Σ_t γ^t Pr(s_t = s, a_t = a).
 
     Solves d = (1 − γ) p0 + γ P_πᵀ d, then ρ = d(s) π(a|s). policy: (S, A), P: (S, A, S),
-    p0: (S,) -> ρ: (S, A), summing to 1.
+    p0: (S,) -> ρ: (S, A), summing to 1. Raises ValueError if a concrete gamma is not in [0, 1).
     """
+    gamma = check_discount(gamma, "gamma")
     S = p0.shape[0]
     d = jnp.linalg.solve(jnp.eye(S, dtype=p0.dtype) - gamma * policy_transition(P, policy).T, (1 - gamma) * p0)
     return d[:, None] * policy
