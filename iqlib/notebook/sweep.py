@@ -221,6 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{run.stem}/{run.name}  [{state}]  {run.parameters}")
         print(f"{len(runs)} run(s)")
         return 0
+    todo = [run for run in runs if not is_complete(record_dir(args.results, run))]
+    if not todo:
+        print(f"{len(runs)} run(s): all complete in {args.results}; nothing to run")
+        return 0
     command = ["python", "-m", "iqlib.notebook.sweep", *(sys.argv[1:] if argv is None else argv)]
     outputs = None if args.no_outputs else args.outputs
     kernel = args.kernel
