@@ -54,6 +54,22 @@ n_sample_sets = 5
 # %%
 # %load_ext autoreload
 # %autoreload 2
+from iqlib.notebook.params import Float, Int, OutputDir, check_parameters
+
+P = check_parameters(globals(), {
+    "output_dir": OutputDir(),
+    "seed": Int(lo=0),
+    "n_states": Int(lo=2, hi=500),
+    "n_actions": Int(lo=2, hi=50),
+    "discount": Float(lo=0.0, hi=1.0, hi_open=True),
+    "entropy_temperature": Float(lo=0.0, lo_open=True),
+    "n_directions": Int(lo=1, hi=10_000),
+    "chi2_weight": Float(lo=0.0, lo_open=True),
+    "n_demos": Int(lo=1),
+    "horizon": Int(lo=1),
+    "n_sample_sets": Int(lo=1, hi=100),
+})
+
 import jax
 
 jax.config.update("jax_enable_x64", True)  # identities are checked to 1e-10: float32 cannot
@@ -70,7 +86,6 @@ from iqlib.tabular.iq_learn import IQLearnConfig, iq_learn_objective, make_updat
 from iqlib.tabular.iq_learn_fit import fit_iq_learn
 from iqlib.tabular.mdp import TabularMDP
 from iqlib.tabular.metrics import policy_tv
-from iqlib.notebook.params import Float, Int, OutputDir, check_parameters
 from iqlib.notebook.source import show_source
 from iqlib.problems.random_mdp import random_mdp
 from iqlib.tabular.soft_bellman import (
@@ -82,19 +97,6 @@ from iqlib.tabular.soft_bellman import (
     solve_soft_bellman,
 )
 
-P = check_parameters(globals(), {
-    "output_dir": OutputDir(),
-    "seed": Int(lo=0),
-    "n_states": Int(lo=2, hi=500),
-    "n_actions": Int(lo=2, hi=50),
-    "discount": Float(lo=0.0, hi=1.0, hi_open=True),
-    "entropy_temperature": Float(lo=0.0, lo_open=True),
-    "n_directions": Int(lo=1, hi=10_000),
-    "chi2_weight": Float(lo=0.0, lo_open=True),
-    "n_demos": Int(lo=1),
-    "horizon": Int(lo=1),
-    "n_sample_sets": Int(lo=1, hi=100),
-})
 metrics = P.as_metrics()
 TOL = 1e-12  # solver tolerance (relative, see solve_soft_bellman)
 P

@@ -66,17 +66,7 @@ seed = 0
 # %%
 # %load_ext autoreload
 # %autoreload 2
-import time
-
-import jax
-
-jax.config.update("jax_enable_x64", True)  # tight solves: see the markdown above
-
-import jax.numpy as jnp
-import matplotlib.pyplot as plt
-import numpy as np
-
-from iqlib.notebook.params import Choice, Float, Int, ListOf, OutputDir, check_parameters
+from iqlib.notebook.params import Choice, Float, Int, ListOf, OutputDir, check_parameters, require, require_distinct
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -94,6 +84,23 @@ P = check_parameters(globals(), {
     "divergence_max_iter": Int(10, 100_000),
     "seed": Int(0),
 })
+DIVERGENCE_CHUNK = 25  # L-BFGS iterations per restart in §5
+require_distinct("chi2_sweep", P.chi2_sweep, "the sweep of §6 is keyed by λ")
+require_distinct("demo_counts", P.demo_counts, "the curve of §7 and the metrics are keyed by k")
+require(P.divergence_max_iter % DIVERGENCE_CHUNK == 0,
+        f"parameter 'divergence_max_iter': expected a multiple of {DIVERGENCE_CHUNK} (§5 runs L-BFGS in chunks "
+        f"of {DIVERGENCE_CHUNK} iterations), got {P.divergence_max_iter}")
+
+import time
+
+import jax
+
+jax.config.update("jax_enable_x64", True)  # tight solves: see the markdown above
+
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+
 T_START = time.perf_counter()
 P
 
@@ -303,7 +310,7 @@ print(f"IQ-Learn r̂(s, stay) vs R on visited states: Pearson {stay_corr['pearso
 # on the path it took.)
 
 # %%
-chunk = 25
+chunk = DIVERGENCE_CHUNK
 n_chunks = max(1, P.divergence_max_iter // chunk)
 trace = {}
 for divergence in ("simple", "chi2"):

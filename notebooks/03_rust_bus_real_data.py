@@ -40,6 +40,17 @@ iq_max_iter = 5000
 # %%
 # %load_ext autoreload
 # %autoreload 2
+from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters, require_distinct
+
+P = check_parameters(globals(), {
+    "output_dir": OutputDir(),
+    "discount": Float(0.0, 1.0, hi_open=True),
+    "groups": ListOf(Int(1, 4), min_len=1, max_len=4),
+    "chi2_weight": Float(0.0),
+    "iq_max_iter": Int(1),
+})
+require_distinct("groups", P.groups, "each bus group is kept once")
+
 import time
 
 import jax
@@ -57,15 +68,6 @@ from iqlib.tabular.bc import bc_tabular
 from iqlib.tabular.iq_learn import IQLearnConfig
 from iqlib.tabular.iq_learn_fit import fit_iq_learn
 from iqlib.tabular.mle import fit_structural_mle
-from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters
-
-P = check_parameters(globals(), {
-    "output_dir": OutputDir(),
-    "discount": Float(0.0, 1.0, hi_open=True),
-    "groups": ListOf(Int(1, 4), min_len=1, max_len=4),
-    "chi2_weight": Float(0.0),
-    "iq_max_iter": Int(1),
-})
 
 # %% [markdown]
 # ## 1 · The data, checked

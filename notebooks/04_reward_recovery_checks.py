@@ -49,6 +49,27 @@ rust_q_degree = 2
 # %%
 # %load_ext autoreload
 # %autoreload 2
+from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters, require, require_distinct
+
+P = check_parameters(globals(), {
+    "output_dir": OutputDir(), "seed": Int(0), "n_states": Int(5, 400), "n_actions": Int(2, 6),
+    "discount": Float(0.0, 1.0, hi_open=True), "n_obs": Int(100), "n_periods": Int(1), "min_state_count": Int(1),
+    "chi2_weight": Float(0.0), "chi2_weight_paper": Float(0.0), "chi2_path": ListOf(Float(0.0), min_len=1),
+    "sample_sizes": ListOf(Int(100), min_len=1), "n_seeds": Int(1, 20), "q_degree": Int(0, 10),
+    "rust_discount": Float(0.0, 1.0, hi_open=True), "rust_q_degrees": ListOf(Int(0, 8), min_len=1),
+    "rust_q_degree": Int(0, 8),
+})
+require(P.n_periods <= min(P.n_obs, *P.sample_sizes),
+        f"n_periods ({P.n_periods}) must be <= n_obs ({P.n_obs}) and <= every sample_sizes entry "
+        f"({min(P.sample_sizes)}): a panel shorter than n_periods would silently get fewer periods")
+require(P.min_state_count <= P.n_obs,
+        f"min_state_count ({P.min_state_count}) must be <= n_obs ({P.n_obs}): otherwise no state is evaluated")
+require(P.q_degree < P.n_states,
+        f"q_degree ({P.q_degree}) must be < n_states ({P.n_states}): the Legendre basis has q_degree + 1 columns per action")
+require_distinct("sample_sizes", P.sample_sizes, "the noise-floor metrics are keyed by n")
+require_distinct("chi2_path", P.chi2_path, "each λ of the path is fitted once")
+require_distinct("rust_q_degrees", P.rust_q_degrees, "the Rust rows are keyed by degree")
+
 import json
 import time
 
@@ -71,21 +92,12 @@ from iqlib.data.files import save_figure, save_metrics
 from iqlib.tabular.iq_learn import IQLearnConfig
 from iqlib.tabular.iq_learn_fit import fit_iq_learn
 from iqlib.tabular.mle import fit_structural_mle
-from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters
 from iqlib.notebook.plotting import bar_table, line_plot
 from iqlib.notebook.runner import REPO_ROOT
 from iqlib.problems.rust_bus import (choice_counts, estimate_mileage_transitions, load_rust_bus, rust_features,
                             rust_transitions)
 from iqlib.tabular.soft_bellman import soft_value, solve_soft_bellman
 
-P = check_parameters(globals(), {
-    "output_dir": OutputDir(), "seed": Int(0), "n_states": Int(5, 400), "n_actions": Int(2, 6),
-    "discount": Float(0.0, 1.0, hi_open=True), "n_obs": Int(100), "n_periods": Int(1), "min_state_count": Int(1),
-    "chi2_weight": Float(0.0), "chi2_weight_paper": Float(0.0), "chi2_path": ListOf(Float(0.0), min_len=1),
-    "sample_sizes": ListOf(Int(100), min_len=1), "n_seeds": Int(1, 20), "q_degree": Int(0, 10),
-    "rust_discount": Float(0.0, 1.0, hi_open=True), "rust_q_degrees": ListOf(Int(0, 8), min_len=1),
-    "rust_q_degree": Int(0, 8),
-})
 T0 = time.perf_counter()
 key = jax.random.key(P.seed)
 metrics = P.as_metrics()

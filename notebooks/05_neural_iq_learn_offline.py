@@ -58,7 +58,7 @@ seed = 0
 # `chi2_rows` where the χ² penalty is taken; `entropy_temperature` the entropy temperature α (fixed);
 # `grad_penalty` the weight of $\mathbb{E}\|\nabla_s Q\|^2$; `demos_dir`, `mixed_dir` where the
 # demonstrations and the mixed-quality datasets are (relative paths are taken from the repository
-# root); `time_to_expert_steps` the update budget of the time-to-expert run (§5).
+# root); `time_to_expert_steps` the update budget of the time-to-expert run (§5; 0 skips it, else a multiple of 250).
 #
 # **Why α = 1 and not the paper's 0.01 (0.001 for CartPole and LunarLander).** Offline, with a
 # telescoped initial term, only two things set the solution: the product λα and the scale of the
@@ -75,17 +75,8 @@ seed = 0
 # %%
 # %load_ext autoreload
 # %autoreload 2
-import dataclasses
-import functools
-import pathlib
-import time
-
-import jax
-import jax.numpy as jnp
-import matplotlib.pyplot as plt
-import numpy as np
-
-from iqlib.notebook.params import Choice, Float, Int, ListOf, OutputDir, Str, check_parameters
+from iqlib.notebook.params import (Choice, Float, Int, ListOf, OutputDir, Str, check_parameters, demo_episodes, require,
+                                   require_distinct)
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -104,10 +95,35 @@ P = check_parameters(globals(), {
     "time_to_expert_steps": Int(0, 10_000_000),
     "seed": Int(0),
 })
-if P.train_steps % P.chunk_size:
-    raise ValueError(f"parameter 'train_steps': expected a multiple of chunk_size={P.chunk_size}, got {P.train_steps}")
-if len(set(P.n_demos)) != len(P.n_demos):
-    raise ValueError(f"parameter 'n_demos': expected distinct values, got {P.n_demos}")
+TTE_EVERY = 250  # updates between the evaluations of the time-to-expert run (§5)
+require(P.train_steps % P.chunk_size == 0,
+        f"train_steps ({P.train_steps}) must be a multiple of chunk_size ({P.chunk_size})")
+require_distinct("n_demos", P.n_demos)
+require_distinct("env_ids", P.env_ids)
+require(P.time_to_expert_steps % TTE_EVERY == 0,
+        f"parameter 'time_to_expert_steps': expected 0 (skip §5) or a multiple of {TTE_EVERY} (it evaluates every "
+        f"{TTE_EVERY} updates), got {P.time_to_expert_steps}")
+
+import dataclasses
+import functools
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+
+from iqlib.notebook.runner import REPO_ROOT
+
+for _name in ("demos_dir", "mixed_dir"):  # relative paths are taken from the repository root
+    _dir = REPO_ROOT / P[_name]
+    require(_dir.is_dir(), f"parameter {_name!r}: expected an existing folder, got {P[_name]!r} ({_dir})")
+for _env in P.env_ids:
+    _held = demo_episodes(_env, REPO_ROOT / P.demos_dir)
+    require(_held is not None and max(P.n_demos) <= _held,
+            f"n_demos (max {max(P.n_demos)}) must be <= the episodes of {_env} in demos_dir ({P.demos_dir!r}): "
+            + ("no demo file there" if _held is None else f"it holds {_held}"))
 T_START = time.perf_counter()
 P
 
@@ -474,9 +490,9 @@ if panels:
 # reaches the expert's. Compilation and evaluation time are included. Target: < 30 s on this CPU.
 
 # %%
-if "CartPole-v1" in P.env_ids and P.time_to_expert_steps >= 250:
-    steps_tte = P.time_to_expert_steps - P.time_to_expert_steps % 250
-    tte_train = make_train(config, select_episodes(data["CartPole-v1"]["demos"], [0]), steps_tte, 250, n_actions=2)
+if "CartPole-v1" in P.env_ids and P.time_to_expert_steps > 0:
+    tte_train = make_train(config, select_episodes(data["CartPole-v1"]["demos"], [0]), P.time_to_expert_steps, TTE_EVERY,
+                           n_actions=2)
     tte = offline.wall_time_to_return(tte_train, jax.random.key(P.seed + 7), "CartPole-v1",
                               data["CartPole-v1"]["expert_return"], n_episodes=5)
     metrics["CartPole-v1_iq_1_time_to_expert_s"] = tte["seconds"] if tte["reached"] else None

@@ -82,19 +82,13 @@ lfo_action_model = "dynamics"
 # %%
 # %load_ext autoreload
 # %autoreload 2
-import time
-
-import jax
-import jax.numpy as jnp
-import matplotlib.pyplot as plt
-import numpy as np
-
-from iqlib.notebook.params import Bool, Choice, Float, Int, ListOf, OutputDir, Str, check_parameters
+from iqlib.notebook.params import (Bool, Choice, EnvId, Float, Int, ListOf, OutputDir, check_parameters, demo_episodes,
+                                   require, require_distinct)
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
     "seed": Int(0),
-    "env_id": Str(),
+    "env_id": EnvId(action="continuous", demos=True),
     "n_demos": Int(1, 1000),
     "n_seeds": Int(1, 64),
     "total_steps": Int(100, 10_000_000),
@@ -111,7 +105,7 @@ P = check_parameters(globals(), {
     "init_term": Choice(["value", "v0"]),
     "absorbing": Bool(),
     "sac_reference": Bool(),
-    "lfo_env_ids": ListOf(Str()),
+    "lfo_env_ids": ListOf(EnvId(action="discrete", demos=True)),
     "lfo_demos": ListOf(Int(1, 1000), min_len=1),
     "lfo_seeds": Int(1, 64),
     "lfo_steps": Int(64, 10_000_000),
@@ -120,11 +114,42 @@ P = check_parameters(globals(), {
     "lfo_batch_size": Int(1, 65_536),
     "lfo_action_model": Choice(["dynamics", "regression"]),
 })
+require(P.learning_starts < P.total_steps,
+        f"learning_starts ({P.learning_starts}) must be < total_steps ({P.total_steps}): at least one update")
+require(P.total_steps % P.eval_every == 0 and P.eval_every % P.train_freq == 0,
+        f"total_steps ({P.total_steps}) must be a multiple of eval_every ({P.eval_every}), itself a multiple of "
+        f"train_freq ({P.train_freq})")
+require(not P.absorbing or P.chi2_weight > 0,
+        f"absorbing=True needs chi2_weight > 0 (V_abs = −1/(2λ(1 − γ))), got chi2_weight {P.chi2_weight}")
+require_distinct("lfo_env_ids", P.lfo_env_ids)
+require_distinct("lfo_demos", P.lfo_demos, "the LfO rows are keyed by demo count")
+
+import time
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+
+from iqlib.neural.iq_learn_lfo import IQLearnLfOConfig
+
+_lfo = IQLearnLfOConfig()  # the LfO schedule the notebook keeps at its defaults
+require(P.lfo_steps > _lfo.learning_starts,
+        f"lfo_steps ({P.lfo_steps}) must be > the LfO learner's learning_starts ({_lfo.learning_starts}): "
+        "at least one update")
+require(P.lfo_steps % P.lfo_eval_every == 0 and P.lfo_eval_every % _lfo.train_freq == 0,
+        f"lfo_steps ({P.lfo_steps}) must be a multiple of lfo_eval_every ({P.lfo_eval_every}), itself a multiple "
+        f"of the LfO learner's train_freq ({_lfo.train_freq})")
+_held = demo_episodes(P.env_id)
+require(P.n_demos <= _held, f"n_demos ({P.n_demos}) must be <= the {_held} demo episodes of env_id ({P.env_id!r})")
+for _env in P.lfo_env_ids:
+    _held = demo_episodes(_env)
+    require(max(P.lfo_demos) <= _held,
+            f"lfo_demos (max {max(P.lfo_demos)}) must be <= the {_held} demo episodes of lfo_env_ids entry {_env!r}")
 T_START = time.perf_counter()
 P
 
 # %%
-from iqlib.core.envs import env_spec
 from iqlib.core.transitions import Transitions
 from iqlib.data.files import save_figure, save_metrics
 from iqlib.neural.iq_learn_lfo import IQLearnLfOConfig, train_iq_learn_lfo
@@ -137,8 +162,6 @@ from iqlib.notebook.source import show_source
 
 out = P.output_dir
 metrics = {}
-if env_spec(P.env_id)["discrete"]:
-    raise ValueError(f"parameter 'env_id': expected a continuous-action environment, got {P.env_id!r}")
 
 # %% [markdown]
 # ## 1. The critic objective, term by term

@@ -44,15 +44,7 @@ sgd_lr = 0.5
 # %%
 # %load_ext autoreload
 # %autoreload 2
-import time
-
-import jax
-import jax.numpy as jnp
-import matplotlib.pyplot as plt
-import numpy as np
-import optax
-
-from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters
+from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters, require_distinct
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -62,6 +54,16 @@ P = check_parameters(globals(), {
     "sgd_steps": Int(1, 1_000_000),
     "sgd_lr": Float(0.0, 10.0, lo_open=True),
 })
+require_distinct("expectiles", P.expectiles, "the metrics are keyed by τ")
+
+import time
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+import optax
+
 T_START = time.perf_counter()
 P
 

@@ -48,15 +48,7 @@ expectiles = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
 # %%
 # %load_ext autoreload
 # %autoreload 2
-import dataclasses
-import time
-
-import jax
-import jax.numpy as jnp
-import matplotlib.pyplot as plt
-import numpy as np
-
-from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters
+from iqlib.notebook.params import Float, Int, ListOf, OutputDir, check_parameters, require_distinct
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -70,6 +62,16 @@ P = check_parameters(globals(), {
     "eval_horizon": Int(1, 100_000),
     "expectiles": ListOf(Float(0.0, 1.0, lo_open=True, hi_open=True), min_len=1),
 })
+require_distinct("expectiles", P.expectiles, "the sweep of §5 is keyed by τ")
+
+import dataclasses
+import time
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+
 T_START = time.perf_counter()
 P
 

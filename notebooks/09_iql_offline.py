@@ -91,19 +91,13 @@ awr_temperature = None
 # %%
 # %load_ext autoreload
 # %autoreload 2
-import time
-
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from iqlib.data.registry import dataset_names
-from iqlib.notebook.params import Choice, Float, Int, ListOf, Optional, OutputDir, check_parameters
+from iqlib.notebook.params import (DatasetName, Float, Int, ListOf, Optional, OutputDir, check_parameters, require,
+                                   require_distinct)
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
     "seed": Int(0),
-    "datasets": ListOf(Choice(dataset_names()), min_len=1),
+    "datasets": ListOf(DatasetName(), min_len=1),
     "n_seeds": Int(1, 64),
     "train_steps": Int(1, 10_000_000),
     "eval_every": Int(1, 10_000_000),
@@ -115,10 +109,18 @@ P = check_parameters(globals(), {
     "expectile": Optional(Float(0.0, 1.0, lo_open=True, hi_open=True)),
     "awr_temperature": Optional(Float(0.0)),
 })
-if P.seed_group and P.n_seeds % P.seed_group:
-    raise ValueError(f"seed_group ({P.seed_group}) must divide n_seeds ({P.n_seeds})")
-if P.train_steps % P.eval_every:
-    raise ValueError(f"train_steps ({P.train_steps}) must be a multiple of eval_every ({P.eval_every})")
+require(P.seed_group == 0 or P.n_seeds % P.seed_group == 0,
+        f"seed_group ({P.seed_group}) must divide n_seeds ({P.n_seeds})")
+require(P.train_steps % P.eval_every == 0,
+        f"train_steps ({P.train_steps}) must be a multiple of eval_every ({P.eval_every})")
+require_distinct("datasets", P.datasets)
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
 T_START = time.perf_counter()
 P
 

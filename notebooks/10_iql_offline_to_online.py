@@ -60,19 +60,11 @@ batch_size = 256
 # %%
 # %load_ext autoreload
 # %autoreload 2
-import time
-
-import jax
-import jax.numpy as jnp
-import matplotlib.pyplot as plt
-import numpy as np
-
-from iqlib.data.registry import dataset_names
-from iqlib.notebook.params import Choice, Int, ListOf, OutputDir, check_parameters
+from iqlib.notebook.params import DatasetName, Int, ListOf, OutputDir, check_parameters, require
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
-    "dataset": Choice(dataset_names()),
+    "dataset": DatasetName(),
     "seed": Int(0),
     "n_seeds": Int(1, 64),
     "offline_steps": Int(1, 10_000_000),
@@ -84,11 +76,22 @@ P = check_parameters(globals(), {
     "hidden": ListOf(Int(1, 4096), min_len=1, max_len=4),
     "batch_size": Int(1, 65536),
 })
-for name in ("online_steps", "eval_every", "learning_starts"):
-    if P[name] % P.train_freq:
-        raise ValueError(f"{name} ({P[name]}) must be a multiple of train_freq ({P.train_freq})")
-if P.learning_starts >= P.online_steps:
-    raise ValueError(f"learning_starts ({P.learning_starts}) must be < online_steps ({P.online_steps})")
+for _name in ("online_steps", "eval_every", "learning_starts"):
+    require(P[_name] % P.train_freq == 0, f"{_name} ({P[_name]}) must be a multiple of train_freq ({P.train_freq})")
+require(P.learning_starts < P.online_steps,
+        f"learning_starts ({P.learning_starts}) must be < online_steps ({P.online_steps}): the from-scratch "
+        "baseline needs at least one update")
+require(P.eval_every <= P.online_steps,
+        f"eval_every ({P.eval_every}) must be <= online_steps ({P.online_steps}): otherwise no evaluation between "
+        "the first and the last")
+
+import time
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+
 T_START = time.perf_counter()
 P
 

@@ -1,0 +1,119 @@
+"""Every notebook refuses bad parameters in its validation cell, before any work.
+
+Each case executes a notebook with papermill only up to and including its validation cell (the
+first code cell after the ``parameters`` cell): the notebook's source is cut there, so a case
+costs one kernel start. The run must fail in that cell with a ``ValueError`` whose message names
+the parameter. Kinds of bad input: non-finite numbers, rules between parameters, unknown env ids
+and datasets, injected names the notebook would overwrite (``-p time 5``), renamed names.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+import re
+
+import papermill
+import pytest
+
+from iqlib.notebook.kernel import ensure_kernel
+from iqlib.notebook.runner import execute_notebook
+
+pytestmark = pytest.mark.notebooks
+
+NOTEBOOKS = pathlib.Path(__file__).resolve().parents[2] / "notebooks"
+INF, NAN = math.inf, math.nan
+
+# (kind, notebook, parameters, regex the error message must match)
+CASES = [
+    ("non-finite", "01", {"entropy_temperature": INF}, r"'entropy_temperature': expected a finite number"),
+    ("non-finite", "02", {"chi2_weight": NAN}, r"'chi2_weight': expected a finite number"),
+    ("non-finite", "03", {"chi2_weight": INF}, r"'chi2_weight': expected a finite number .*got inf"),
+    ("non-finite", "04", {"chi2_path": [1.0, INF]}, r"'chi2_path\[1\]': expected a finite number"),
+    ("non-finite", "05", {"grad_penalty": NAN}, r"'grad_penalty': expected a finite number"),
+    ("non-finite", "06", {"actor_lr": NAN}, r"'actor_lr': expected a finite number"),
+    ("non-finite", "07", {"expectiles": [0.5, NAN]}, r"'expectiles\[1\]': expected a finite number"),
+    ("non-finite", "08", {"awr_temperature": INF}, r"'awr_temperature': expected a finite number"),
+    ("non-finite", "09", {"awr_temperature": INF}, r"'awr_temperature': expected None or a finite number"),
+    ("cross rule", "02", {"demo_counts": [3, 3]}, r"'demo_counts': expected distinct values"),
+    ("cross rule", "02", {"divergence_max_iter": 110}, r"'divergence_max_iter': expected a multiple of 25"),
+    ("cross rule", "03", {"groups": [1, 1]}, r"'groups': expected distinct values"),
+    ("cross rule", "04", {"n_periods": 2000}, r"n_periods \(2000\) must be <= n_obs .*sample_sizes"),
+    ("cross rule", "04", {"n_states": 5, "q_degree": 10}, r"q_degree \(10\) must be < n_states \(5\)"),
+    ("cross rule", "05", {"train_steps": 2100}, r"train_steps \(2100\) must be a multiple of chunk_size \(500\)"),
+    ("cross rule", "05", {"time_to_expert_steps": 100}, r"'time_to_expert_steps': expected 0 .* multiple of 250"),
+    ("cross rule", "05", {"n_demos": [1, 200]}, r"n_demos \(max 200\) must be <= the episodes of CartPole-v1 .*30"),
+    ("cross rule", "05", {"demos_dir": "data/nowhere"}, r"'demos_dir': expected an existing folder"),
+    ("cross rule", "06", {"learning_starts": 20000}, r"learning_starts \(20000\) must be < total_steps \(10000\)"),
+    ("cross rule", "06", {"eval_every": 3000}, r"total_steps \(10000\) must be a multiple of eval_every \(3000\)"),
+    ("cross rule", "06", {"chi2_weight": 0.0}, r"absorbing=True needs chi2_weight > 0"),
+    ("cross rule", "06", {"lfo_steps": 1024}, r"lfo_steps \(1024\) must be > the LfO learner's learning_starts"),
+    ("cross rule", "06", {"n_demos": 999}, r"n_demos \(999\) must be <= the \d+ demo episodes of env_id"),
+    ("cross rule", "07", {"expectiles": [0.5, 0.5]}, r"'expectiles': expected distinct values"),
+    ("cross rule", "09", {"n_seeds": 5, "seed_group": 2}, r"seed_group \(2\) must divide n_seeds \(5\)"),
+    ("cross rule", "09", {"eval_every": 700}, r"train_steps \(3000\) must be a multiple of eval_every \(700\)"),
+    ("cross rule", "10", {"learning_starts": 2000}, r"learning_starts \(2000\) must be < online_steps \(2000\)"),
+    ("cross rule", "10", {"eval_every": 1500}, r"eval_every \(1500\) must be a multiple of train_freq \(1000\)"),
+    ("cross rule", "10", {"eval_every": 3000}, r"eval_every \(3000\) must be <= online_steps \(2000\)"),
+    ("unknown name", "05", {"env_ids": ["MountainCar-v0"]}, r"'env_ids\[0\]': expected one of"),
+    ("unknown name", "06", {"env_id": "Pendulum-v0"}, r"'env_id': expected a registered gymnasium id"),
+    ("unknown name", "06", {"env_id": "CartPole-v1"}, r"'env_id': expected a gymnasium id with continuous actions"),
+    ("unknown name", "06", {"lfo_env_ids": ["CartPol-v1"]}, r"'lfo_env_ids\[0\]': expected a registered gymnasium id"),
+    ("unknown name", "09", {"datasets": ["hopper-medium-typo"]}, r"'datasets\[0\]': expected one of"),
+    ("unknown name", "10", {"dataset": "cartpole"}, r"'dataset': expected one of"),
+    ("overwritten name", "07", {"time": 5}, r"unknown parameter 'time'"),
+    ("overwritten name", "01", {"jax": 1}, r"unknown parameter 'jax'"),
+    ("overwritten name", "04", {"np": 0}, r"unknown parameter 'np'"),
+    ("overwritten name", "09", {"P": 3}, r"unknown parameter 'P'"),
+    ("overwritten name", "06", {"Float": 1.0}, r"unknown parameter 'Float' \(set in the parameters or injected cell"),
+    ("renamed name", "01", {"gamma": 0.9}, r"'gamma' was renamed to 'discount'"),
+    ("renamed name", "08", {"tau": 0.7}, r"'tau' was renamed to 'expectile'"),
+    ("renamed name", "09", {"temperature": 3.0}, r"'temperature' was renamed to 'awr_temperature'"),
+    ("renamed name", "06", {"alpha": 0.1}, r"'alpha' was renamed to 'entropy_temperature'"),
+]
+
+
+def _validation_only(number: str, folder: pathlib.Path) -> pathlib.Path:
+    """A copy of notebook ``number`` cut after its validation cell, written into ``folder``."""
+    (source,) = NOTEBOOKS.glob(f"{number}_*.py")
+    cells = re.split(r"(?m)^(?=# %%)", source.read_text(encoding="utf-8"))
+    first = next(i for i, c in enumerate(cells) if 'tags=["parameters"]' in c.splitlines()[0])
+    check = next(i for i in range(first + 1, len(cells)) if not cells[i].startswith("# %% [markdown]"))
+    assert "check_parameters(globals()" in cells[check], f"{source.name}: no validation cell after the parameters"
+    cut = folder / source.name
+    cut.write_text("".join(cells[: check + 1]), encoding="utf-8")
+    return cut
+
+
+@pytest.fixture(scope="module")
+def kernel() -> str:
+    return ensure_kernel()
+
+
+@pytest.mark.parametrize("kind, number, parameters, message", CASES,
+                         ids=[f"{n}-{k.replace(' ', '_')}-{'-'.join(p)}" for k, n, p, _ in CASES])
+def test_bad_parameter_fails_in_the_validation_cell(kind, number, parameters, message, kernel, tmp_path):
+    cut = _validation_only(number, tmp_path)
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        execute_notebook(cut, tmp_path / "out", parameters, kernel_name=kernel, cwd=NOTEBOOKS)
+    err = info.value
+    assert err.ename == "ValueError", (err.ename, err.evalue)
+    assert "check_parameters(globals()" in err.source, f"failed outside the validation cell: {err.source[:200]}"
+    assert re.search(message, err.evalue), err.evalue
+    names = [n for n in parameters if n in err.evalue]
+    assert names, f"the message names none of {list(parameters)}: {err.evalue}"
+
+
+@pytest.mark.parametrize("number", [f"{i:02d}" for i in range(1, 11)])
+def test_defaults_pass_the_validation_cell(number, kernel, tmp_path):
+    cut = _validation_only(number, tmp_path)
+    executed = execute_notebook(cut, tmp_path / "out", {}, kernel_name=kernel, cwd=NOTEBOOKS)
+    assert executed.is_file()
+
+
+def test_every_kind_of_bad_input_is_covered_in_many_notebooks():
+    kinds: dict[str, set] = {}
+    for kind, number, _, _ in CASES:
+        kinds.setdefault(kind, set()).add(number)
+    assert set(kinds) == {"non-finite", "cross rule", "unknown name", "overwritten name", "renamed name"}
+    assert len(CASES) >= 30 and {n for ns in kinds.values() for n in ns} == {f"{i:02d}" for i in range(1, 11)}
