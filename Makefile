@@ -1,18 +1,23 @@
 # iqlib: one entry point per task. Works on a fresh clone: the first target that needs
-# the virtualenv creates it and installs the package (editable) with its dev extra.
+# the virtualenv creates it and installs the package (editable) with its dev extra, at the
+# exact versions of requirements.lock (pyproject.toml keeps only lower bounds).
 
 PYTHON ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
 VENV ?= .venv
 OUT ?= outputs
+LOCK := requirements.lock
 
 VPY := $(VENV)/bin/python
 
-.PHONY: install run test bench lab clean data data-discrete data-locomotion data-maze
+.PHONY: install lock run test bench lab clean data data-discrete data-locomotion data-maze
 
-$(VENV)/.installed: pyproject.toml
+## install: the venv, the package (editable) + dev extra pinned by $(LOCK), the Jupyter kernel
+## and the venv's own JupyterLab settings (python files open as notebooks); nothing in $$HOME
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --upgrade pip
-	$(VPY) -m pip install -e ".[dev]"
+	$(VPY) -m pip install -c $(LOCK) -e ".[dev]"
+	$(VPY) -m iqlib.notebook.lab
 	touch $@
 
 install: $(VENV)/.installed
@@ -53,9 +58,26 @@ data-locomotion: install
 data-maze: install
 	$(VPY) scripts/make_maze_data.py
 
-## lab: open the notebooks in JupyterLab (py:percent sources paired via jupytext.toml)
+## lab: open the notebooks in JupyterLab; a double click opens a notebooks/*.py as a notebook
+## (jupytext's viewer, set in the venv's share/jupyter/lab/settings/overrides.json); edits are
+## saved to the .py (jupytext.toml pairs it with a git-ignored .ipynb)
 lab: install
+	$(VPY) -m iqlib.notebook.lab
 	$(VENV)/bin/jupyter lab notebooks/
+
+LOCK_VENV := build/lock-venv
+
+## lock: re-resolve the dev install in a throwaway venv and pin its exact versions in $(LOCK)
+## (run after changing a dependency in pyproject.toml; then `make install` uses them)
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install -e ".[dev]"
+	sed -n '/^#/p' $(LOCK) > $(LOCK).new
+	$(LOCK_VENV)/bin/python -m pip freeze --exclude-editable | grep -v '^#' >> $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+	rm -rf $(LOCK_VENV)
 
 ## clean: remove outputs and the generated notebooks/*.ipynb
 clean:

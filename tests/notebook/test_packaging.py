@@ -1,12 +1,16 @@
-"""Packaging invariants: one dependency list, a thin CI entry point, text-only notebooks."""
+"""Packaging invariants: one dependency list (pinned by the lock), the licence, a thin CI entry point,
+text-only notebooks."""
 
 import ast
+import importlib.metadata
 import shlex
 import subprocess
 import tomllib
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 
 def _pyproject(repo_root):
@@ -97,3 +101,81 @@ def test_notebooks_have_parameters_cell_first(repo_root):
                 pytest.fail(f"{path.name}: parameter {stmt.targets[0].id} is not a literal")
             names.update(t.id for t in stmt.targets)
         assert "output_dir" in names, f"{path.name}: no output_dir parameter"
+
+
+# --- licence and the lock file ------------------------------------------------------------
+
+LOCK = "requirements.lock"
+
+
+def _direct_requirements(repo_root):
+    project = _pyproject(repo_root)["project"]
+    return [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]]
+
+
+def _lock_pins(repo_root):
+    pins = {}
+    for line in (repo_root / LOCK).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        req = Requirement(line)
+        specs = list(req.specifier)
+        assert len(specs) == 1 and specs[0].operator == "==", f"{LOCK}: {line!r} is not name==version"
+        assert not req.extras and req.marker is None and req.url is None, line
+        name = canonicalize_name(req.name)
+        assert name not in pins, f"{LOCK}: {req.name} pinned twice"
+        pins[name] = specs[0].version
+    return pins
+
+
+def test_lock_pins_every_direct_dependency_within_its_bound(repo_root):
+    pins = _lock_pins(repo_root)
+    assert "iqlib" not in pins, "the lock pins the dependencies, not the editable package"
+    for req in _direct_requirements(repo_root):
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} (a direct dependency) is not pinned in {LOCK}"
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"{LOCK} pins {req.name}=={pins[name]}, outside pyproject's {req}"
+        )
+
+
+def test_lock_pins_the_extras_of_direct_dependencies(repo_root):
+    # gymnasium[box2d,mujoco] and dask[distributed] pull packages of their own.
+    pins = _lock_pins(repo_root)
+    for name in ("box2d", "mujoco", "distributed"):
+        assert name in pins, f"{name} (pulled by an extra) is not pinned in {LOCK}"
+
+
+def test_pyproject_keeps_lower_bounds_only(repo_root):
+    for req in _direct_requirements(repo_root):
+        assert [s.operator for s in req.specifier] == [">="], f"{req}: pyproject keeps a lower bound"
+
+
+def test_make_install_uses_the_lock_as_constraints(repo_root):
+    makefile = (repo_root / "Makefile").read_text()
+    assert f'pip install -c $(LOCK) -e ".[dev]"' in makefile
+    assert f"LOCK := {LOCK}" in makefile
+    # The stamp depends on the lock: a new lock reinstalls.
+    assert "$(VENV)/.installed: pyproject.toml $(LOCK)" in makefile
+
+
+def test_mit_licence(repo_root):
+    text = (repo_root / "LICENSE").read_text()
+    assert text.startswith("MIT License")
+    assert "Copyright (c) 2026 the iqlib authors" in text
+    assert "WITHOUT WARRANTY OF ANY KIND" in text
+    project = _pyproject(repo_root)["project"]
+    assert project["license"] == "MIT"
+    assert project["license-files"] == ["LICENSE"]
+    # The vendored data keeps its own licence beside it.
+    assert (repo_root / "data" / "rust_bus" / "LICENSE.econirl").is_file()
+
+
+def test_installed_metadata_names_the_licence(repo_root):
+    # The editable install's metadata (rebuilt by `make install`) carries the SPDX expression.
+    meta = importlib.metadata.metadata("iqlib")
+    expression = meta.get("License-Expression")
+    if expression is None:
+        pytest.skip("iqlib installed before the licence metadata; `make install` refreshes it")
+    assert expression == "MIT"
