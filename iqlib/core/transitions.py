@@ -57,13 +57,30 @@ class Transitions(NamedTuple):
     episode_start: Any
 
 
-def validate_arrays(arrays: Mapping[str, Any], name: str = "dataset") -> dict[str, np.ndarray]:
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def validate_arrays(arrays: Mapping[str, Any], name: str = "dataset", n_actions: int | None = None
+                    ) -> dict[str, np.ndarray]:
     """Check a D4RL-style dict and return it as numpy arrays (copies of the right dtypes).
 
-    Raises:
-      ValueError: naming ``name`` and the key, if a key of :data:`D4RL_KEYS` is missing,
-        lengths differ, observations are not 2-D, a value is NaN/inf, terminals/timeouts
-        are not 0/1, or an episode has both flags on one step.
+    Rules (each error is a ``ValueError`` naming ``name`` and the key):
+
+    * every key of :data:`D4RL_KEYS` is present, the dataset is not empty, and every array has
+      length N = len(observations) (``episode_starts`` too, when present);
+    * ``observations`` and ``next_observations`` are (N, obs_dim); observations, rewards and
+      continuous actions are finite (no NaN/inf);
+    * ``terminals``, ``timeouts`` (and ``episode_starts``) hold only 0/1 or booleans, and no step
+      is marked both terminal and timeout (a step ends an episode *or* truncates it);
+    * discrete actions (an integer dtype) are (N,), non-negative, below ``n_actions`` when it is
+      given, and fit in int32 (they are cast to int32, which would wrap larger values);
+    * continuous actions (a float dtype) are (N, action_dim) and lie in [−1, 1] (the action
+      space of every environment here, after rescaling);
+    * any other action dtype (bool, object, ...) is refused.
+
+    Args:
+      arrays: the D4RL-style dict. name: used in every message (e.g. the file).
+      n_actions: the number of discrete actions, when known (None: only the int32 bound).
     """
     missing = [k for k in D4RL_KEYS if k not in arrays]
     if missing:
@@ -75,23 +92,46 @@ def validate_arrays(arrays: Mapping[str, Any], name: str = "dataset") -> dict[st
                          f"{out['observations'].shape} and {out['next_observations'].shape}")
     if n == 0:
         raise ValueError(f"{name}: dataset is empty")
-    for k in ("actions", "rewards", "terminals", "timeouts") + (("episode_starts",) if "episode_starts" in out else ()):
+    flags = ("terminals", "timeouts") + (("episode_starts",) if "episode_starts" in out else ())
+    for k in ("actions", "rewards") + flags:
         if out[k].shape[:1] != (n,):
             raise ValueError(f"{name}: {k} has length {out[k].shape[:1]}, expected {n} (len(observations))")
-    for k in ("observations", "next_observations", "rewards") + (("actions",) if out["actions"].dtype.kind == "f" else ()):
+    kind = out["actions"].dtype.kind
+    for k in ("observations", "next_observations", "rewards") + (("actions",) if kind == "f" else ()):
+        if out[k].dtype.kind not in "fiu":
+            raise ValueError(f"{name}: {k} must be numeric, got dtype {out[k].dtype}")
         if not np.all(np.isfinite(out[k])):
             bad = int(np.sum(~np.isfinite(out[k])))
             raise ValueError(f"{name}: {k} has {bad} NaN/inf values")
-    for k in ("terminals", "timeouts"):
+    for k in flags:
         if not np.all(np.isin(out[k], (0, 1))):
             raise ValueError(f"{name}: {k} must hold only 0/1 (or booleans)")
-    if out["actions"].dtype.kind in "iu":
-        if out["actions"].ndim != 1 or out["actions"].min() < 0:
-            raise ValueError(f"{name}: discrete actions must be (N,) non-negative ints, got shape "
-                             f"{out['actions'].shape}, min {out['actions'].min()}")
-    elif out["actions"].ndim != 2:
-        raise ValueError(f"{name}: continuous actions must be (N, action_dim), got {out['actions'].shape}")
+    both = np.logical_and(out["terminals"], out["timeouts"])
+    if np.any(both):
+        raise ValueError(f"{name}: terminals and timeouts are both set at {int(both.sum())} step(s) (first: "
+                         f"{int(np.argmax(both))}); a step ends its episode (terminal) or truncates it (timeout)")
+    _check_actions(out["actions"], name, n_actions)
     return out
+
+
+def _check_actions(a: np.ndarray, name: str, n_actions: int | None) -> None:
+    if a.dtype.kind in "iu":
+        if a.ndim != 1 or a.min() < 0:
+            raise ValueError(f"{name}: discrete actions must be (N,) non-negative ints, got shape "
+                             f"{a.shape}, min {a.min()}")
+        if n_actions is not None and a.max() >= n_actions:
+            raise ValueError(f"{name}: actions must lie in [0, {n_actions}) (the discrete action set), "
+                             f"got max {a.max()}")
+        if a.max() > _INT32_MAX:
+            raise ValueError(f"{name}: actions up to {a.max()} do not fit in int32 (max {_INT32_MAX})")
+    elif a.dtype.kind == "f":
+        if a.ndim != 2:
+            raise ValueError(f"{name}: continuous actions must be (N, action_dim), got {a.shape}")
+        lo, hi = float(a.min()), float(a.max())
+        if lo < -1.0 or hi > 1.0:
+            raise ValueError(f"{name}: continuous actions must lie in [-1, 1], got range [{lo:.6g}, {hi:.6g}]")
+    else:
+        raise ValueError(f"{name}: actions must be integers (discrete) or floats (continuous), got dtype {a.dtype}")
 
 
 def _episode_starts(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -101,9 +141,10 @@ def _episode_starts(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.concatenate([[True], ends[:-1]])
 
 
-def to_transitions(arrays: Mapping[str, Any], name: str = "dataset") -> Transitions:
-    """Validate a D4RL-style dict and convert it to :class:`Transitions` (numpy)."""
-    a = validate_arrays(arrays, name)
+def to_transitions(arrays: Mapping[str, Any], name: str = "dataset", n_actions: int | None = None) -> Transitions:
+    """Validate a D4RL-style dict (:func:`validate_arrays`, whose rules apply; ``ValueError`` naming
+    ``name`` and the key) and convert it to :class:`Transitions` (numpy)."""
+    a = validate_arrays(arrays, name, n_actions)
     discrete = a["actions"].dtype.kind in "iu"
     return Transitions(
         obs=a["observations"].astype(np.float32),

@@ -16,14 +16,20 @@ from iqlib.data.files import load_npz_verified, load_provenance, save_npz_with_p
 __all__ = ["save_dataset", "load_dataset"]
 
 
-def save_dataset(path, t: Transitions | Mapping[str, Any], provenance: Mapping[str, Any]) -> str:
-    """Validate and write a dataset and its provenance record atomically; return sha256.
+def save_dataset(path, t: Transitions | Mapping[str, Any], provenance: Mapping[str, Any],
+                 n_actions: int | None = None) -> str:
+    """Validate and write a dataset and its provenance record atomically (mode 0644); return sha256.
 
     The provenance gains ``n_transitions``, ``n_episodes`` and return statistics
     (``return_mean/std/min/max``, over complete and truncated episodes alike).
+
+    Raises:
+      ValueError: naming ``path`` and the key, for arrays that break a rule of
+        :func:`iqlib.core.transitions.validate_arrays` (discrete actions checked against
+        ``n_actions`` when given), or a provenance that sets ``file`` / ``sha256``.
     """
     arrays = to_arrays(t) if isinstance(t, Transitions) else dict(t)
-    tr = to_transitions(arrays, str(path))
+    tr = to_transitions(arrays, str(path), n_actions)
     rets = episode_returns(tr)
     stats = {"n_transitions": int(tr.obs.shape[0]), "n_episodes": int(rets.size),
              "return_mean": float(rets.mean()), "return_std": float(rets.std()),
@@ -31,16 +37,20 @@ def save_dataset(path, t: Transitions | Mapping[str, Any], provenance: Mapping[s
     return save_npz_with_provenance(path, to_arrays(tr), {**provenance, **stats})
 
 
-def load_dataset(path) -> tuple[Transitions, dict]:
+def load_dataset(path, n_actions: int | None = None) -> tuple[Transitions, dict]:
     """Load ``path`` (npz) after checking its sha256; return ``(transitions, provenance)``.
 
+    ``n_actions``: the number of discrete actions, when known (actions are checked against it).
+
     Raises:
-      FileNotFoundError: if the npz or its provenance record is missing (the message
-        names the make target that regenerates data).
-      ValueError: on a checksum mismatch or malformed arrays.
+      FileNotFoundError: if the npz or its provenance record is missing (the message names the
+        file and the make target that regenerates data).
+      ValueError: naming the file, on a broken provenance record (invalid JSON, no ``sha256``),
+        a checksum mismatch, an unreadable npz or arrays that break a rule of
+        :func:`iqlib.core.transitions.validate_arrays`.
     """
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"dataset {str(path)!r} not found; regenerate data with `make data`")
     arrays = load_npz_verified(path)
-    return to_transitions(arrays, str(path)), load_provenance(path)
+    return to_transitions(arrays, str(path), n_actions), load_provenance(path)

@@ -2,7 +2,11 @@
 
 Every writer is atomic: it writes a temporary file in the destination's directory, flushes
 and fsyncs it, then ``os.replace``-s it over the destination, so a reader (or an interrupted
-run) never sees a half-written file.
+run) never sees a half-written file. Every file written is readable by everyone: mode 0644
+(:data:`FILE_MODE`), set explicitly, whatever the umask (``mkstemp`` alone gives 0600).
+
+Every error about a file names the file: a missing or unreadable file, invalid JSON, a
+provenance sidecar without its ``sha256``, a checksum mismatch, a corrupt npz.
 
 Conventions
 -----------
@@ -25,12 +29,14 @@ import math
 import os
 import pathlib
 import tempfile
+import zipfile
 from typing import Any, Iterator, Mapping
 
 import numpy as np
 
 __all__ = [
     "DATA_ROOT",
+    "FILE_MODE",
     "to_jsonable",
     "write_json_atomic",
     "read_json",
@@ -48,6 +54,9 @@ __all__ = [
 #: The repository's ``data/`` folder: datasets, demonstrations, experts, Rust's bus data.
 DATA_ROOT = pathlib.Path(__file__).resolve().parents[2] / "data"
 
+#: Permissions of every file written here: rw-r--r-- (results are meant to be read by others).
+FILE_MODE = 0o644
+
 PathLike = str | os.PathLike
 
 
@@ -63,6 +72,7 @@ def _atomic_path(path: PathLike, suffix: str = ".tmp") -> Iterator[pathlib.Path]
         yield tmp_path
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -114,6 +124,7 @@ def write_json_atomic(path: PathLike, obj: Any) -> pathlib.Path:
     """Write ``obj`` as JSON to ``path`` atomically (sorted keys, indent 2, NaN -> null).
 
     >>> import tempfile
+import zipfile
     >>> p = write_json_atomic(tempfile.mkdtemp() + "/m.json", {"b": np.int64(2), "a": 1.5})
     >>> p.read_text()
     '{\\n  "a": 1.5,\\n  "b": 2\\n}\\n'
@@ -126,8 +137,20 @@ def write_json_atomic(path: PathLike, obj: Any) -> pathlib.Path:
 
 
 def read_json(path: PathLike) -> Any:
-    """Read a JSON file (UTF-8)."""
-    return json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
+    """Read a JSON file (UTF-8).
+
+    Raises ``FileNotFoundError`` naming a missing file and ``ValueError`` naming a file that is
+    not valid UTF-8 JSON (with the line and column of the first error).
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"cannot read JSON {str(path)!r}: no such file")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{str(path)!r} is not valid UTF-8 text: {e}") from e
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{str(path)!r} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from e
 
 
 def flatten(mapping: Mapping[str, Any], sep: str = "/", prefix: str = "") -> dict[str, Any]:
@@ -190,6 +213,8 @@ def save_figure(fig: Any, path: PathLike, dpi: int = 120, **savefig_kwargs: Any)
 def sha256_file(path: PathLike, chunk_size: int = 1 << 20) -> str:
     """Hex sha256 digest of a file's bytes."""
     digest = hashlib.sha256()
+    if not pathlib.Path(path).is_file():
+        raise FileNotFoundError(f"cannot hash {str(path)!r}: no such file")
     with open(path, "rb") as f:
         while chunk := f.read(chunk_size):
             digest.update(chunk)
@@ -242,20 +267,34 @@ def save_npz_with_provenance(
 
 
 def load_provenance(path: PathLike) -> dict[str, Any]:
-    """Read the provenance sidecar of the dataset at ``path`` (the npz path)."""
+    """Read the provenance sidecar of the dataset at ``path`` (the npz path).
+
+    Raises ``FileNotFoundError`` if the sidecar is missing and ``ValueError`` naming the sidecar
+    if it is not valid JSON, not a JSON object, or lacks a string ``sha256``.
+    """
     sidecar = provenance_path(path)
     if not sidecar.is_file():
         raise FileNotFoundError(f"no provenance record {str(sidecar)!r} for {str(path)!r}")
-    return read_json(sidecar)
+    record = read_json(sidecar)
+    if not isinstance(record, dict):
+        raise ValueError(f"provenance record {str(sidecar)!r} must be a JSON object, got {type(record).__name__}")
+    if not isinstance(record.get("sha256"), str):
+        raise ValueError(f"provenance record {str(sidecar)!r} lacks the key 'sha256' (a hex string): regenerate "
+                         f"{str(path)!r} and its record with the script that wrote them")
+    return record
 
 
 def load_npz_verified(path: PathLike) -> dict[str, np.ndarray]:
     """Load a dataset after checking its sha256 against the provenance sidecar.
 
     Returns ``{key: array}`` (fully loaded; no pickles). Raises ``FileNotFoundError`` if
-    the npz or its sidecar is missing and ``ValueError`` if the digest does not match.
+    the npz or its sidecar is missing and ``ValueError`` naming the file if the sidecar is
+    broken, the digest does not match, or the npz cannot be read.
     """
     record = load_provenance(path)
     verify_sha256(path, record["sha256"])
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"cannot read dataset {str(pathlib.Path(path))!r}: {e}") from e

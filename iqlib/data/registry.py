@@ -42,6 +42,8 @@ _ENVS = {
     "cartpole": ("CartPole-v1", "discrete", "data-discrete"),
     "lunarlander": ("LunarLander-v3", "discrete", "data-discrete"),
 }
+#: env prefix → number of discrete actions (the loaded actions are checked against it)
+_N_ACTIONS = {"cartpole": 2, "lunarlander": 4}
 _LOCO_KINDS = ("random", "medium", "medium-replay", "medium-expert", "expert")
 
 #: every registered dataset name → its env prefix
@@ -88,7 +90,7 @@ def _load_file(name: str, data_dir, target: str) -> tuple[Transitions, dict]:
     if not path.is_file():
         raise FileNotFoundError(f"offline dataset {name!r} not found at {path}; generate it with "
                                 f"`make {target}`")
-    return load_dataset(path)
+    return load_dataset(path, _N_ACTIONS.get(DATASETS[name]))
 
 
 def load_offline(name: str, *, raw: bool = False, data_dir: str | pathlib.Path | None = None
@@ -110,7 +112,10 @@ def load_offline(name: str, *, raw: bool = False, data_dir: str | pathlib.Path |
       ``provenance`` (the file's record, or a list of two for medium-expert).
 
     Raises:
-      ValueError: unknown ``name``; medium and expert files with different reference returns.
+      ValueError: unknown ``name``; medium and expert files with different reference returns;
+        a broken file (named): provenance without ``sha256`` or invalid JSON, checksum mismatch,
+        arrays that break :func:`iqlib.core.transitions.validate_arrays` (discrete actions
+        outside the environment's action set included).
       FileNotFoundError: the file is missing (the message names the ``make data-...`` target).
     """
     env_id, domain, target = _ENVS[_check_name(name)]

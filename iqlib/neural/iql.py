@@ -39,6 +39,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from iqlib.core.nets import MLP, QNetwork, ValueNetwork, apply, init_params, log_likelihood, make_policy
@@ -136,10 +137,11 @@ def expectile_loss(diff, tau):
     Returns:
       (...) array of losses, same shape as `diff` (average it yourself).
     Raises:
-      ValueError: if a concrete `tau` lies outside [0, 1] (traced values are not checked).
+      ValueError: if a concrete `tau` (number, NumPy or JAX array) has an entry outside [0, 1] or NaN
+        (traced values are not checked).
     """
-    if isinstance(tau, (int, float)) and not isinstance(tau, bool) and not 0.0 <= tau <= 1.0:
-        raise ValueError(f"tau must lie in [0, 1], got {tau}")
+    if not isinstance(tau, jax.core.Tracer) and not np.all((np.asarray(tau) >= 0) & (np.asarray(tau) <= 1)):
+        raise ValueError(f"tau (the expectile τ) must lie in [0, 1] (every entry), got {tau}")
     diff = jnp.asarray(diff)
     return jnp.where(diff < 0, 1.0 - tau, tau) * diff**2
 

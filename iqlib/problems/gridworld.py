@@ -56,9 +56,13 @@ def state_index(row: int, col: int, size: int) -> int:
     """The state index s = row * size + col of cell (row, col); row 0 is the top row.
 
     Raises:
-      ValueError: if size < 2 or (row, col) is outside the grid.
+      ValueError: if size < 2, row or col is not an integer (floats are not truncated), or
+        (row, col) is outside the grid.
     """
     size = _check_size(size)
+    for name, v in (("row", row), ("col", col)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"{name} must be an integer, got {v!r} ({type(v).__name__})")
     if not (0 <= row < size and 0 <= col < size):
         raise ValueError(f"(row, col) = ({row}, {col}) is outside a {size}x{size} grid")
     return int(row) * size + int(col)

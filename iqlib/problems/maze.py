@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from iqlib.problems.gridworld import ACTIONS, MOVES
+from iqlib.tabular.checks import check_indices
 
 __all__ = ["Maze", "parse_maze", "distances_to", "navigation_policy", "generate_episodes", "optimal_values",
            "success_probability", "policy_values",
@@ -118,9 +119,12 @@ def parse_maze(layout) -> Maze:
 
 def distances_to(maze: Maze, targets) -> np.ndarray:
     """(S,) shortest-path number of moves from each state to the nearest target (BFS); inf if unreachable."""
+    targets = check_indices(np.atleast_1d(targets), maze.n_states, "targets")  # ValueError: floats, out of range
+    if targets.size == 0:
+        raise ValueError("targets must name at least one state")
     dist = np.full(maze.n_states, np.inf)
     queue = deque()
-    for t in np.atleast_1d(targets):
+    for t in targets:
         dist[t] = 0
         queue.append(int(t))
     pred = [[] for _ in range(maze.n_states)]  # reverse edges
@@ -165,10 +169,15 @@ def generate_episodes(rng: np.random.Generator, maze: Maze, starts, targets, n_e
     Returns:
       A transitions dict (`iqlib.core.transitions`: obs, action, reward, next_obs, terminal, timeout,
       episode_id), NumPy arrays, episode-major.
+
+    Raises: ValueError naming `starts` / `targets` (not integer states in range) or `n_episodes` / `horizon`.
     """
     pi = navigation_policy(maze, targets, epsilon)
     goal = maze.regions["G"]
-    starts = np.atleast_1d(starts)
+    starts = check_indices(np.atleast_1d(starts), maze.n_states, "starts")
+    for name, v in (("n_episodes", n_episodes), ("horizon", horizon), ("starts size", starts.size)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
     rows = {k: [] for k in ("obs", "action", "reward", "next_obs", "terminal", "timeout", "episode_id")}
     for e in range(n_episodes):
         s = int(rng.choice(starts))

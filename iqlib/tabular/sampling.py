@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from iqlib.tabular.checks import check_indices
 from iqlib.tabular.mdp import check_transitions
 
 __all__ = [
@@ -116,6 +117,8 @@ def sample_trajectories(key, P, p0, policy, n_episodes: int, horizon: int, r=Non
     r = np.asarray(r, dtype=np.float64)
     if r.shape != (S, A):
         raise ValueError(f"r must have shape (S, A) = ({S}, {A}), got {r.shape}")
+    if not np.all(np.isfinite(r)):
+        raise ValueError("r has NaN or infinite entries")
     f = jnp.asarray  # default float dtype (float32 unless x64 is enabled)
     return _sample(key, f(P), f(p0), f(policy), f(r), n_episodes=n_episodes, horizon=horizon)
 
@@ -132,16 +135,17 @@ def state_action_counts(obs, action, n_states: int, n_actions: int) -> jnp.ndarr
       counts: (S, A) float array, counts[s, a] = #{i : obs[i] = s, action[i] = a}; sums to N.
 
     Raises:
-      ValueError: if shapes differ or an index is out of range (checked eagerly, so
-        this function is not meant to be called under `jit`).
+      ValueError: if shapes differ, an index is not an integer (a float index is refused, never
+        truncated) or is out of range, or n_states / n_actions is not a positive integer
+        (checked eagerly, so this function is not meant to be called under `jit`).
     """
+    n_states = _check_positive_int(n_states, "n_states")
+    n_actions = _check_positive_int(n_actions, "n_actions")
     obs_np, act_np = np.asarray(obs), np.asarray(action)
     if obs_np.ndim != 1 or obs_np.shape != act_np.shape:
         raise ValueError(f"obs and action must be 1-D of equal length, got {obs_np.shape} and {act_np.shape}")
-    if obs_np.size and (obs_np.min() < 0 or obs_np.max() >= n_states):
-        raise ValueError(f"obs must lie in [0, {n_states}), got range [{obs_np.min()}, {obs_np.max()}]")
-    if act_np.size and (act_np.min() < 0 or act_np.max() >= n_actions):
-        raise ValueError(f"action must lie in [0, {n_actions}), got range [{act_np.min()}, {act_np.max()}]")
+    obs_np = check_indices(obs_np, n_states, "obs")
+    act_np = check_indices(act_np, n_actions, "action")
     flat = jnp.asarray(obs_np, jnp.int32) * n_actions + jnp.asarray(act_np, jnp.int32)
     counts = jnp.bincount(flat, length=n_states * n_actions)
     return counts.reshape(n_states, n_actions).astype(jnp.result_type(float))
@@ -173,7 +177,7 @@ def discounted_returns(transitions: dict, discount: float) -> jnp.ndarray:
     Raises:
       ValueError: if discount is out of range or episodes are not contiguous.
     """
-    if not (0.0 <= float(discount) <= 1.0):
+    if isinstance(discount, (bool, str)) or not (0.0 <= float(discount) <= 1.0):
         raise ValueError(f"discount must satisfy 0 <= discount <= 1, got {discount}")
     uniq, block, t = _episode_layout(transitions["episode_id"])
     reward = jnp.asarray(transitions["reward"])

@@ -32,9 +32,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
-from iqlib.tabular.checks import check_discount, check_positive, is_traced
-from iqlib.tabular.mdp import check_transitions
-
 __all__ = [
     "soft_value",
     "softmax_policy",
@@ -118,13 +115,41 @@ def _newton_step(V, r, P, gamma, alpha):
     return jnp.linalg.solve(A, r_pi)
 
 
+def _is_traced(x) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def _check_number(x, name: str, lo: float, lo_closed: bool, hi: float = np.inf):
+    """A concrete real number in [lo, hi) (or (lo, hi)), finite; tracers pass. This module checks its
+    own inputs (rather than importing `iqlib.tabular.checks`) so that the copyable IQ-Learn core,
+    which imports it, stays two files."""
+    if _is_traced(x):
+        return x
+    if isinstance(x, (bool, np.bool_, str, bytes)) or np.ndim(x) != 0:
+        raise ValueError(f"{name} must be a real number, got {x!r}")
+    v = float(x)
+    if not (np.isfinite(v) and (v >= lo if lo_closed else v > lo) and v < hi):
+        expected = (f"in {'[' if lo_closed else '('}{lo:g}, {hi:g})" if np.isfinite(hi)
+                    else f"{'>=' if lo_closed else '>'} {lo:g}")
+        raise ValueError(f"{name} must be a finite number {expected}, got {x!r}")
+    return v
+
+
 def _check_arrays(r, P) -> None:
-    """Concrete r: (S, A) finite; concrete P: (S, A, S) stochastic (tracers are skipped)."""
-    if not is_traced(P):
-        check_transitions(P, "P", atol=1e-4)
-    if not is_traced(r):
+    """Concrete r: (S, A) finite; concrete P: (S, A, S), non-negative rows summing to 1 (tracers skipped)."""
+    if not _is_traced(P):
+        P_np = np.asarray(P, dtype=np.float64)
+        if P_np.ndim != 3 or P_np.shape[0] != P_np.shape[2]:
+            raise ValueError(f"P must have shape (S, A, S), got {P_np.shape}")
+        if not np.all(np.isfinite(P_np)) or np.any(P_np < 0):
+            raise ValueError("P must be finite and non-negative")
+        bad = np.abs(P_np.sum(axis=2) - 1.0) > 1e-4
+        if np.any(bad):
+            s, a = np.argwhere(bad)[0]
+            raise ValueError(f"P[s, a, :] must sum to 1 for every (s, a); P[{s}, {a}, :] sums to {P_np[s, a].sum():.6g}")
+    if not _is_traced(r):
         r_np = np.asarray(r)
-        if not is_traced(P) and r_np.shape != np.shape(P)[:2]:
+        if not _is_traced(P) and r_np.shape != np.shape(P)[:2]:
             raise ValueError(f"r must have shape (S, A) = {np.shape(P)[:2]} to match P, got {r_np.shape}")
         if not np.all(np.isfinite(r_np)):
             raise ValueError("r (the reward) has NaN or infinite entries")
@@ -156,9 +181,9 @@ def solve_soft_bellman(r, P, gamma, alpha, *, method="newton", tol=1e-10, max_it
     """
     if method not in ("newton", "iteration"):
         raise ValueError(f"method must be 'newton' or 'iteration', got {method!r}")
-    gamma = check_discount(gamma, "gamma")
-    alpha = check_positive(alpha, "alpha")
-    tol = check_positive(tol, "tol", allow_zero=True)
+    gamma = _check_number(gamma, "gamma (the discount)", 0.0, True, 1.0)
+    alpha = _check_number(alpha, "alpha (the entropy temperature)", 0.0, False)
+    tol = _check_number(tol, "tol", 0.0, True)
     if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1):
         raise ValueError(f"max_iter must be a positive integer or None, got {max_iter!r}")
     _check_arrays(r, P)
@@ -219,8 +244,8 @@ def soft_policy_evaluation(policy, r, P, gamma, alpha):
 
     Raises: ValueError if a concrete gamma is not in [0, 1) or alpha is not a finite number >= 0.
     """
-    gamma = check_discount(gamma, "gamma")
-    alpha = check_positive(alpha, "alpha", allow_zero=True)
+    gamma = _check_number(gamma, "gamma (the discount)", 0.0, True, 1.0)
+    alpha = _check_number(alpha, "alpha (the entropy temperature)", 0.0, True)
     ent = -jnp.sum(jnp.where(policy > 0, policy * jnp.log(jnp.where(policy > 0, policy, 1.0)), 0.0), -1)
     r_pi = jnp.sum(policy * r, axis=-1) + alpha * ent
     S = r.shape[0]
@@ -234,7 +259,7 @@ def occupancy(policy, P, p0, gamma):
     Solves d = (1 − γ) p0 + γ P_πᵀ d, then ρ = d(s) π(a|s). policy: (S, A), P: (S, A, S),
     p0: (S,) -> ρ: (S, A), summing to 1. Raises ValueError if a concrete gamma is not in [0, 1).
     """
-    gamma = check_discount(gamma, "gamma")
+    gamma = _check_number(gamma, "gamma (the discount)", 0.0, True, 1.0)
     S = p0.shape[0]
     d = jnp.linalg.solve(jnp.eye(S, dtype=p0.dtype) - gamma * policy_transition(P, policy).T, (1 - gamma) * p0)
     return d[:, None] * policy
