@@ -39,7 +39,7 @@ from iqlib.notebook.records import run_name
 from iqlib.notebook.runner import NOTEBOOK_DIR, find_notebooks
 
 __all__ = ["SweepError", "Run", "ENTRY_KEYS", "notebook_parameters", "resolve_notebook",
-           "expand_entry", "parse_sweep", "load_sweep"]
+           "expand_entry", "parse_sweep", "check_unique", "load_sweep"]
 
 #: The keys an entry may hold.
 ENTRY_KEYS = ("name", "notebook", "parameters", "grid", "seeds")
@@ -193,6 +193,12 @@ def parse_sweep(data: Any, source: str, base_dir: pathlib.Path,
     for i, entry in enumerate(entries, start=1):
         where = f"{source}: entry {i}" if isinstance(data, list) else source
         runs += expand_entry(entry, where, base_dir, notebook_dir)
+    check_unique(runs, source)
+    return runs
+
+
+def check_unique(runs: list[Run], source: str) -> None:
+    """Raise ``SweepError`` if two runs would write the same record folder."""
     seen: dict[tuple[str, str], Run] = {}
     for run in runs:
         other = seen.setdefault((run.stem, run.name), run)
@@ -200,7 +206,6 @@ def parse_sweep(data: Any, source: str, base_dir: pathlib.Path,
             raise SweepError(
                 f"{source}: entries {other.sweep!r} and {run.sweep!r} both make the run "
                 f"{run.stem}/{run.name}; give them different grid values or seeds")
-    return runs
 
 
 def load_sweep(path: str | os.PathLike, notebook_dir: str | os.PathLike = NOTEBOOK_DIR

@@ -39,7 +39,7 @@ from distributed import Client, LocalCluster, as_completed
 from tqdm.auto import tqdm
 
 from iqlib.data.files import read_json
-from iqlib.notebook.grid import Run, SweepError, load_sweep, notebook_parameters
+from iqlib.notebook.grid import Run, SweepError, check_unique, load_sweep, notebook_parameters
 from iqlib.notebook.provenance import run_provenance, utc_now
 from iqlib.notebook.records import TMP_MARK, is_complete, publish, write_record
 from iqlib.notebook.runner import NOTEBOOK_DIR, ensure_kernel, execute_notebook
@@ -58,7 +58,7 @@ def check_conflict(results_dir: str | os.PathLike, run: Run) -> None:
     if not is_complete(folder):
         return
     recorded = read_json(folder / "parameters.json")
-    wanted = read_json_roundtrip(run.parameters)
+    wanted = _json_plain(run.parameters)
     differ = [k for k, v in wanted.items() if recorded.get(k, object()) != v]
     if differ:
         raise SweepError(
@@ -67,7 +67,7 @@ def check_conflict(results_dir: str | os.PathLike, run: Run) -> None:
             "wanted); use another --results folder or remove that record")
 
 
-def read_json_roundtrip(values: dict[str, Any]) -> dict[str, Any]:
+def _json_plain(values: dict[str, Any]) -> dict[str, Any]:
     """``values`` as they read back from JSON (tuples become lists)."""
     def plain(v: Any) -> Any:
         if isinstance(v, (list, tuple)):
@@ -210,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--workers must be at least 1")
     try:
         runs = [run for path in args.sweeps for run in load_sweep(path, args.notebook_dir)]
+        check_unique(runs, " + ".join(map(str, args.sweeps)))
         for run in runs:
             check_conflict(args.results, run)
     except (SweepError, OSError) as err:

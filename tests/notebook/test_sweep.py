@@ -34,6 +34,7 @@ TINY = textwrap.dedent(
     sleep = 0.2
     counter = ""
     discount = 0.9
+    fail = False
 
     # %%
     import os
@@ -44,6 +45,8 @@ TINY = textwrap.dedent(
         with open(counter, "a") as f:
             f.write(f"start {x} {seed} {os.getppid()}\\n")
     time.sleep(sleep)
+    if fail:
+        raise RuntimeError("asked to fail")
     save_metrics(output_dir, {"score": x * 10 + seed, "seed": seed})
     write_json_atomic(pathlib.Path(output_dir) / "curves_demo.json", {"steps": [1, 2], "v": [x, seed]})
     '''
@@ -207,7 +210,7 @@ def assert_four_records(results, outcomes):
     loaded = load_records(results, "tiny")
     assert [m["score"] for _, m, _ in loaded] == [10.0, 11.0, 25.0, 26.0]
     for parameters, metrics, provenance in loaded:
-        assert set(parameters) == {"seed", "x", "sleep", "counter", "discount"}
+        assert set(parameters) == {"seed", "x", "sleep", "counter", "discount", "fail"}
         assert metrics["seed"] == parameters["seed"] and provenance["wall_time_s"] > 0
     assert all(json.loads((f / "curves_demo.json").read_text())["steps"] == [1, 2] for f in records)
     assert all(not (f / "tiny.ipynb").exists() for f in records)  # no executed notebook in a record
@@ -263,3 +266,32 @@ def test_a_killed_worker_leaves_no_partial_record(tiny, tmp_path, client, kernel
     assert sum(line[1:3] == [x, seed] for line in lines) >= 2
     killed = pathlib.Path(results / "tiny" / f"x={float(x):g},seed={seed}")
     assert is_complete(killed)
+
+
+def test_two_files_may_not_make_the_same_run(tiny, tmp_path, capsys):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(entry(name=name)))
+    argv = [str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml"), "--dry-run"]
+    assert sweep.main(argv) == 2
+    assert "entries 'a' and 'b' both make the run tiny/x=1,seed=0" in capsys.readouterr().err
+
+
+@pytest.mark.notebooks
+def test_a_failing_cell_is_reported_not_recorded_and_cleaned_by_the_next_attempt(
+        tiny, tmp_path, kernel_name):
+    results = tmp_path / "results"
+    failing = expand(entry(parameters={"sleep": 0.0, "fail": True}, grid=None, seeds=None),
+                     tmp_path)[0]
+    outcome = sweep.execute_run(failing, str(results), None, ["test"], kernel_name)
+    assert outcome["status"] == "failed" and "asked to fail" in outcome["error"]
+    kept = pathlib.Path(outcome["where"])
+    assert TMP_MARK in kept.name and (kept / "outputs" / "tiny.ipynb").is_file()  # the traceback
+    assert not sweep.record_dir(results, failing).exists()
+
+    fixed = expand(entry(parameters={"sleep": 0.0}, grid=None, seeds=None), tmp_path)[0]
+    assert fixed.name == failing.name
+    outcome = sweep.execute_run(fixed, str(results), None, ["test"], kernel_name)
+    assert outcome["status"] == "done"
+    assert [p.name for p in (results / "tiny").iterdir()] == ["default"]  # the dead .tmp- is gone
+    assert is_complete(results / "tiny" / "default")
+    assert not (results / "tiny" / "default" / "outputs").exists()  # --no-outputs: deleted
