@@ -5,5 +5,5 @@ iq_learn (copyable IQ-Learn core: config, objective, one L-BFGS update), iq_lear
 solve), bc, anchor (anchor-action reward normalisation), mle (structural NFXP MLE), lbfgs,
 recovery and counterfactual (checks against a known truth), metrics (policy TV, reward
 correlations), dataset (tables of a transitions dataset), iql (tabular IQL, one-step AWR),
-expectile.
+expectile, checks (argument checks: discount, temperature, τ, indices, samples).
 """
