@@ -59,7 +59,7 @@ data-maze: install
 	$(VPY) scripts/make_maze_data.py
 
 ## lab: open the notebooks in JupyterLab; a double click opens a notebooks/*.py as a notebook
-## (jupytext's viewer, set in the venv's share/jupyter/lab/settings/overrides.json); edits are
+## (jupytext's viewer, set in the venv's share/jupyter/lab/settings/overrides.d/iqlib.json); edits are
 ## saved to the .py (jupytext.toml pairs it with a git-ignored .ipynb)
 lab: install
 	$(VPY) -m iqlib.notebook.lab

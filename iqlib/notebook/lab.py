@@ -3,21 +3,22 @@
     python -m iqlib.notebook.lab [--prefix PREFIX]
 
 (``make install`` and ``make lab`` run it.) It writes JupyterLab's *settings overrides*
-into the environment's own ``<prefix>/share/jupyter/lab/settings/overrides.json``
+into the environment's own ``<prefix>/share/jupyter/lab/settings/overrides.d/iqlib.json``
 (``prefix`` is ``sys.prefix``, the virtualenv), never into the user's home: the default
 viewer of python files becomes jupytext's "Jupytext Notebook", so a double click on a
 py:percent source opens it as a notebook (cells, tags, the ``parameters`` cell) rather
-than as text. Other keys of an existing ``overrides.json`` are kept. It also registers
-the kernel (:func:`iqlib.notebook.kernel.ensure_kernel`).
+than as text. ``overrides.d/`` holds one file per package (jupyterlab_server reads them
+all, then ``overrides.json``, the user's own, which therefore still wins); this one is
+ours and is rewritten whole. It also registers the kernel
+(:func:`iqlib.notebook.kernel.ensure_kernel`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import sys
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from iqlib.data.files import write_json_atomic
 from iqlib.notebook.kernel import ensure_kernel
@@ -30,37 +31,15 @@ OVERRIDES: dict[str, Any] = {DOCMANAGER: {"defaultViewers": {"python": JUPYTEXT_
 
 
 def settings_path(prefix: str | pathlib.Path = sys.prefix) -> pathlib.Path:
-    """The environment's JupyterLab overrides file (JupyterLab's ``app_settings_dir``)."""
-    return pathlib.Path(prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
-
-
-def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+    """Our overrides file in the environment's JupyterLab ``app_settings_dir``."""
+    return pathlib.Path(prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / "iqlib.json"
 
 
 def install_settings(prefix: str | pathlib.Path = sys.prefix) -> pathlib.Path:
-    """Merge :data:`OVERRIDES` into ``settings_path(prefix)``; return that path.
-
-    Raises ``ValueError`` if the file exists but is not a JSON object (it is not overwritten).
-    """
+    """Write :data:`OVERRIDES` to ``settings_path(prefix)`` (atomically); return that path."""
     path = settings_path(prefix)
-    current: Any = {}
-    if path.is_file():
-        try:
-            current = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON ({err}); fix or remove it") from err
-        if not isinstance(current, dict):
-            raise ValueError(f"{path} is not a JSON object; fix or remove it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, _merge(current, OVERRIDES))
-    return path
+    return write_json_atomic(path, OVERRIDES)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
