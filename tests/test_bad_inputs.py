@@ -20,7 +20,13 @@ import pytest
 from iqlib.core.transitions import to_transitions, validate_arrays
 from iqlib.data import files
 from iqlib.data.datasets import load_dataset, save_dataset
-from iqlib.neural.iql import expectile_loss
+from iqlib.neural.bc import BCConfig
+from iqlib.neural.dqn import DQNConfig
+from iqlib.neural.iq_learn_lfo import IQLearnLfOConfig
+from iqlib.neural.iq_learn_offline import IQLearnOfflineConfig
+from iqlib.neural.iq_learn_online import IQLearnOnlineConfig
+from iqlib.neural.iql import IQLConfig, expectile_loss
+from iqlib.neural.sac import SACConfig
 from iqlib.problems.gridworld import make_gridworld, state_index
 from iqlib.problems.maze import distances_to, generate_episodes, parse_maze
 from iqlib.tabular.anchor import anchor_normalise, anchor_normalise_q, fit_iq_learn_anchored
@@ -198,6 +204,19 @@ CASES = [
      ValueError, r"hopper-x\.npz: rewards"),
     ("dataset", "tabular terminal and timeout",
      lambda: check_dataset(tab_dataset(timeout=np.array([False, False, True])), S, A), ValueError, "timeout"),
+    # neural configs refuse inf / nan in any float field, naming it
+    ("config", "IQL awr_temperature inf", lambda: IQLConfig(awr_temperature=np.inf), ValueError,
+     "IQLConfig: awr_temperature must be finite"),
+    ("config", "IQL value_lr nan", lambda: IQLConfig(value_lr=np.nan), ValueError, "value_lr"),
+    ("config", "BC actor_lr inf", lambda: BCConfig(actor_lr=np.inf), ValueError, "BCConfig: actor_lr"),
+    ("config", "offline IQ-Learn chi2_weight inf", lambda: IQLearnOfflineConfig(chi2_weight=np.inf), ValueError,
+     "chi2_weight"),
+    ("config", "online IQ-Learn entropy_temperature inf", lambda: IQLearnOnlineConfig(entropy_temperature=np.inf),
+     ValueError, "IQLearnOnlineConfig: entropy_temperature"),
+    ("config", "SAC actor_lr nan", lambda: SACConfig(actor_lr=np.nan), ValueError, "SACConfig: actor_lr"),
+    ("config", "DQN critic_lr inf", lambda: DQNConfig(critic_lr=np.inf), ValueError, "DQNConfig: critic_lr"),
+    ("config", "LfO consistency_weight inf", lambda: IQLearnLfOConfig(consistency_weight=np.inf), ValueError,
+     "consistency_weight"),
 ]
 
 

@@ -22,6 +22,7 @@ Continuous actions live in [-1, 1]^A (:func:`iqlib.core.envs.make_env` rescales 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -33,7 +34,7 @@ from flax import nnx
 __all__ = ["MLP", "QNetwork", "ValueNetwork", "DoubleCritic", "TanhGaussianActor", "GaussianPolicy",
            "CategoricalPolicy", "init_params", "apply", "count_params", "make_policy", "LOG_STD_MIN",
            "LOG_STD_MAX", "gaussian_log_prob", "tanh_gaussian_sample", "tanh_gaussian_mode", "log_likelihood",
-           "TrainState", "create_train_state", "apply_gradients", "polyak_update"]
+           "TrainState", "create_train_state", "apply_gradients", "polyak_update", "check_finite"]
 
 LOG_STD_MIN = -5.0
 LOG_STD_MAX = 2.0
@@ -260,3 +261,15 @@ def polyak_update(target: Any, online: Any, rate: float) -> Any:
     ``rate`` is the paper's τ_target (0.005 in SAC and IQL).
     """
     return jax.tree_util.tree_map(lambda t, o: (1.0 - rate) * t + rate * o, target, online)
+
+
+def check_finite(config: Any) -> None:
+    """Refuse a dataclass config whose float fields hold inf or nan (every learner's config calls it).
+
+    Raises:
+      ValueError: naming the config class, the fields and their values.
+    """
+    bad = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+           if isinstance(getattr(config, f.name), float) and not math.isfinite(getattr(config, f.name))}
+    if bad:
+        raise ValueError(f"{type(config).__name__}: {', '.join(bad)} must be finite (not inf or nan), got {bad}")

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from iqlib.core.nets import TrainState, apply_gradients, create_train_state, init_params, log_likelihood, make_policy
+from iqlib.core.nets import TrainState, apply_gradients, create_train_state, init_params, log_likelihood, make_policy, check_finite
 from iqlib.core.normalization import fold_obs_normalization, obs_statistics, standardize
 from iqlib.core.transitions import Transitions
 from iqlib.neural.offline import OfflineTrainer, action_space, prepare_data, sample_batch
@@ -52,6 +52,7 @@ class BCConfig:
     layer afterwards (``train.policy_params`` act on raw obs). Off by default (IQL's baselines)."""
 
     def __post_init__(self):
+        check_finite(self)
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             raise ValueError(f"hidden must be a non-empty tuple of positive widths, got {self.hidden}")
         if not self.actor_lr > 0:

@@ -40,7 +40,7 @@ import numpy as np
 import optax
 
 from iqlib.core.envs import env_spec, evaluate
-from iqlib.core.nets import QNetwork, apply, apply_gradients, create_train_state, init_params, polyak_update
+from iqlib.core.nets import QNetwork, apply, apply_gradients, create_train_state, init_params, polyak_update, check_finite
 from iqlib.core.replay import ReplayBuffer, sample
 from iqlib.neural.acting import epsilon_greedy_act, greedy_act as greedy_head_act
 from iqlib.neural.online import make_update_chunk, run_online
@@ -76,6 +76,7 @@ class DQNConfig:
     stop_return: float | None = None  #: stop early once a greedy evaluation reaches this mean return.
 
     def __post_init__(self):
+        check_finite(self)
         for name in ("total_steps", "n_envs", "batch_size", "buffer_size", "train_freq",
                      "updates_per_block", "eval_every", "eval_episodes"):
             if int(getattr(self, name)) < 1:

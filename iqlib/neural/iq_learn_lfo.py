@@ -48,8 +48,8 @@ import numpy as np
 import optax
 
 from iqlib.core.envs import env_spec
-from iqlib.core.nets import (MLP, QNetwork, TrainState, ValueNetwork, apply, apply_gradients, create_train_state,
-                             init_params, polyak_update)
+from iqlib.core.nets import (MLP, QNetwork, TrainState, ValueNetwork, apply, apply_gradients, check_finite,
+                             create_train_state, init_params, polyak_update)
 from iqlib.neural.acting import batched_act, greedy_head, softmax_head
 from iqlib.neural.iq_learn_online import IQBatch, absorbing_value, iq_critic_terms
 from iqlib.neural.iq_learn_online_train import run_imitation
@@ -82,6 +82,7 @@ class IQLearnLfOConfig:
     eval_episodes: int = 5  #: episodes per evaluation and policy kind (paper code: 10).
 
     def __post_init__(self):
+        check_finite(self)
         for name in ("batch_size", "train_freq", "buffer_capacity", "eval_every", "eval_episodes"):
             if isinstance(getattr(self, name), bool) or int(getattr(self, name)) < 1:
                 raise ValueError(f"IQLearnLfOConfig.{name} must be an integer >= 1, got {getattr(self, name)!r}")

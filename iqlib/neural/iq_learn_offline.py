@@ -61,7 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from iqlib.core.nets import QNetwork, TrainState, apply, apply_gradients, create_train_state, init_params
+from iqlib.core.nets import QNetwork, TrainState, apply, apply_gradients, create_train_state, init_params, check_finite
 
 __all__ = ["LOSSES", "IQLearnOfflineConfig", "IQBatch", "IQState", "soft_value", "implicit_reward", "iq_loss_terms",
            "iq_loss", "make_q_network", "make_update", "recovered_reward"]
@@ -87,6 +87,7 @@ class IQLearnOfflineConfig:
     normalize_obs: bool = True  #: standardise obs by the demos' mean/std, folded into layer 1 after training (ours).
 
     def __post_init__(self):
+        check_finite(self)
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}")
         if self.chi2_rows not in ("expert", "all"):

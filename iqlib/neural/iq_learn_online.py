@@ -41,8 +41,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from iqlib.core.nets import (DoubleCritic, TanhGaussianActor, TrainState, apply, apply_gradients, create_train_state,
-                             init_params, polyak_update, tanh_gaussian_sample)
+from iqlib.core.nets import (DoubleCritic, TanhGaussianActor, TrainState, apply, apply_gradients,
+                             check_finite, create_train_state, init_params, polyak_update,
+                             tanh_gaussian_sample)
 
 __all__ = ["IQLearnOnlineConfig", "SACNets", "SACState", "IQBatch", "init_sac", "actor_loss", "temperature_loss",
            "sac_update", "iq_critic_terms", "absorbing_value", "sampled_soft_value", "iq_critic_loss", "make_update"]
@@ -75,6 +76,7 @@ class IQLearnOnlineConfig:
     eval_episodes: int = 5  #: episodes per evaluation and policy kind (paper: 10).
 
     def __post_init__(self):
+        check_finite(self)
         for name in ("batch_size", "train_freq", "buffer_capacity", "eval_every", "eval_episodes"):
             if isinstance(getattr(self, name), bool) or int(getattr(self, name)) < 1:
                 raise ValueError(f"IQLearnOnlineConfig.{name} must be an integer >= 1, got {getattr(self, name)!r}")

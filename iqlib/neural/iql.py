@@ -42,8 +42,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from iqlib.core.nets import MLP, QNetwork, ValueNetwork, apply, init_params, log_likelihood, make_policy
-from iqlib.core.nets import TrainState, apply_gradients, create_train_state, polyak_update
+from iqlib.core.nets import (MLP, QNetwork, TrainState, ValueNetwork, apply, apply_gradients, check_finite,
+                             create_train_state, init_params, log_likelihood, make_policy, polyak_update)
 
 __all__ = ["IQLConfig", "IQLState", "IQLNets", "expectile_loss", "awr_weights", "awr_actor_loss", "td_target",
            "value_loss", "critic_loss", "actor_schedule", "make_critic", "make_nets", "make_update"]
@@ -76,12 +76,12 @@ class IQLConfig:
     (same parameters and numbers, different speed: see ``benchmarks/bench_iql.py``)."""
 
     def __post_init__(self):
+        check_finite(self)
         checks = {"expectile": 0.0 < self.expectile < 1.0, "awr_temperature": self.awr_temperature >= 0.0,
                   "discount": 0.0 <= self.discount < 1.0, "actor_lr": self.actor_lr > 0,
                   "critic_lr": self.critic_lr >= 0, "value_lr": self.value_lr >= 0,
                   "batch_size": int(self.batch_size) >= 1, "target_rate": 0.0 <= self.target_rate <= 1.0,
-                  "max_weight": self.max_weight > 0,
-                  "hidden": bool(self.hidden) and all(int(h) >= 1 for h in self.hidden)}
+                  "max_weight": self.max_weight > 0, "hidden": bool(self.hidden) and all(int(h) >= 1 for h in self.hidden)}
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid IQLConfig field(s) {bad}: {[getattr(self, k) for k in bad]} "

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from iqlib.core.envs import env_spec, evaluate
-from iqlib.core.nets import apply, tanh_gaussian_sample
+from iqlib.core.nets import apply, tanh_gaussian_sample, check_finite
 from iqlib.core.replay import ReplayBuffer, sample
 from iqlib.core.transitions import Transitions
 from iqlib.neural.acting import tanh_gaussian_act
@@ -55,6 +55,7 @@ class SACConfig:
     eval_episodes: int = 5  #: episodes per evaluation.
 
     def __post_init__(self):
+        check_finite(self)
         for name in ("batch_size", "learning_starts", "train_freq", "buffer_capacity", "eval_every",
                      "eval_episodes"):
             if int(getattr(self, name)) < (0 if name == "learning_starts" else 1):
