@@ -198,6 +198,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
     parser.add_argument("--retries", type=int, default=2)
     parser.add_argument("--dry-run", action="store_true", help="list the runs; run nothing")
+    parser.add_argument("--entry", action="append", default=None, metavar="NAME",
+                        help="run only the entries of this name (repeatable)")
     parser.add_argument("--notebook-dir", type=pathlib.Path, default=NOTEBOOK_DIR)
     parser.add_argument("--kernel", default=None, help="Jupyter kernel (default: this python)")
     return parser
@@ -211,6 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runs = [run for path in args.sweeps for run in load_sweep(path, args.notebook_dir)]
         check_unique(runs, " + ".join(map(str, args.sweeps)))
+        if args.entry:
+            unknown = sorted(set(args.entry) - {run.sweep for run in runs})
+            if unknown:
+                raise SweepError(f"--entry {unknown}: no such entry; the sweep has {sorted({r.sweep for r in runs})}")
+            runs = [run for run in runs if run.sweep in args.entry]
         for run in runs:
             check_conflict(args.results, run)
     except (SweepError, OSError) as err:

@@ -160,6 +160,15 @@ def test_dry_run_lists_the_runs_and_runs_nothing(tiny, tmp_path, capsys):
     assert "grid.y: no parameter 'y'" in capsys.readouterr().err
 
 
+def test_entry_selects_runs_by_entry_name(repo_root, capsys):
+    full = str(repo_root / "sweeps" / "full.yaml")
+    assert sweep.main([full, "--dry-run", "--entry", "iql-offline-to-online-full"]) == 0
+    out = capsys.readouterr().out
+    assert "10_iql_offline_to_online/default" in out and "1 run(s)" in out and "09_" not in out
+    assert sweep.main([full, "--dry-run", "--entry", "no-such-entry"]) == 2
+    assert "--entry ['no-such-entry']: no such entry" in capsys.readouterr().err
+
+
 def test_a_record_of_other_parameters_stops_the_sweep(tiny, tmp_path):
     run = expand(entry(), tmp_path)[0]
     folder = sweep.record_dir(tmp_path / "results", run)
