@@ -1,25 +1,31 @@
 """Every notebook refuses bad parameters in its validation cell, before any work.
 
-Each case executes a notebook with papermill only up to and including its validation cell (the
-first code cell after the ``parameters`` cell): the notebook's source is cut there, so a case
-costs one kernel start. The run must fail in that cell with a ``ValueError`` whose message names
-the parameter. Kinds of bad input: non-finite numbers, rules between parameters, unknown env ids
-and datasets, injected names the notebook would overwrite (``-p time 5``), renamed names.
+Each case runs a notebook only up to and including its validation cell (the first code cell
+after the ``parameters`` cell) and must fail there with a ``ValueError`` whose message names the
+parameter. Kinds of bad input: non-finite numbers, rules between parameters, unknown env ids and
+datasets, injected names the notebook would overwrite (``-p time 5``), renamed names.
+
+The overwritten-name cases need a real kernel (the guard reads IPython's input history): each
+runs with papermill on the notebook cut after its validation cell. The other cases run the same
+cells as papermill would (parameters cell, then the injected assignments, then the validation
+cell) in one Python subprocess for all of them, so the whole table costs one interpreter start.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import pathlib
 import re
+import subprocess
+import sys
 
 import papermill
 import pytest
 
 from iqlib.notebook.kernel import ensure_kernel
 from iqlib.notebook.runner import execute_notebook
-
-pytestmark = pytest.mark.notebooks
 
 NOTEBOOKS = pathlib.Path(__file__).resolve().parents[2] / "notebooks"
 INF, NAN = math.inf, math.nan
@@ -73,16 +79,63 @@ CASES = [
 ]
 
 
-def _validation_only(number: str, folder: pathlib.Path) -> pathlib.Path:
-    """A copy of notebook ``number`` cut after its validation cell, written into ``folder``."""
+def _cells(number: str) -> tuple[pathlib.Path, list[str], int, int]:
+    """(source, py:percent cells, index of the parameters cell, index of the validation cell)."""
     (source,) = NOTEBOOKS.glob(f"{number}_*.py")
     cells = re.split(r"(?m)^(?=# %%)", source.read_text(encoding="utf-8"))
     first = next(i for i, c in enumerate(cells) if 'tags=["parameters"]' in c.splitlines()[0])
     check = next(i for i in range(first + 1, len(cells)) if not cells[i].startswith("# %% [markdown]"))
     assert "check_parameters(globals()" in cells[check], f"{source.name}: no validation cell after the parameters"
+    return source, cells, first, check
+
+
+def _validation_only(number: str, folder: pathlib.Path) -> pathlib.Path:
+    """A copy of notebook ``number`` cut after its validation cell, written into ``folder``."""
+    source, cells, _, check = _cells(number)
     cut = folder / source.name
     cut.write_text("".join(cells[: check + 1]), encoding="utf-8")
     return cut
+
+
+# Runs (parameters cell, injected assignments, validation cell) per case, as papermill orders them;
+# prints [exception name, message] (or null when the cell passed) per case, as JSON.
+_IN_PROCESS = """
+import json, os, sys
+cases = json.loads(sys.stdin.read())
+os.chdir(sys.argv[1])
+out = []
+for parameters_cell, injected, validation_cell in cases:
+    ns = {"__name__": "__main__"}
+    exec(compile(parameters_cell, "<parameters>", "exec"), ns)
+    ns.update(injected)
+    try:
+        exec(compile(validation_cell, "<validation>", "exec"), ns)
+        out.append(None)
+    except Exception as err:
+        out.append([type(err).__name__, str(err)])
+print(json.dumps(out))
+"""
+
+IN_PROCESS = [c for c in CASES if c[0] != "overwritten name"]
+IN_KERNEL = [c for c in CASES if c[0] == "overwritten name"]
+
+
+@pytest.fixture(scope="module")
+def in_process_errors() -> list:
+    payload = []
+    for _, number, parameters, _ in IN_PROCESS:
+        _, cells, first, check = _cells(number)
+        payload.append([cells[first], parameters, cells[check]])
+    done = subprocess.run([sys.executable, "-c", _IN_PROCESS, str(NOTEBOOKS)], input=json.dumps(payload),
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _check_message(parameters: dict, message: str, evalue: str) -> None:
+    assert re.search(message, evalue), evalue
+    names = [n for n in parameters if n in evalue]
+    assert names, f"the message names none of {list(parameters)}: {evalue}"
 
 
 @pytest.fixture(scope="module")
@@ -90,25 +143,42 @@ def kernel() -> str:
     return ensure_kernel()
 
 
-@pytest.mark.parametrize("kind, number, parameters, message", CASES,
-                         ids=[f"{n}-{k.replace(' ', '_')}-{'-'.join(p)}" for k, n, p, _ in CASES])
-def test_bad_parameter_fails_in_the_validation_cell(kind, number, parameters, message, kernel, tmp_path):
+def _ids(cases):
+    return [f"{n}-{k.replace(' ', '_')}-{'-'.join(p)}" for k, n, p, _ in cases]
+
+
+@pytest.mark.parametrize("index", range(len(IN_PROCESS)), ids=_ids(IN_PROCESS))
+def test_bad_parameter_fails_in_the_validation_cell(index, in_process_errors):
+    _, _, parameters, message = IN_PROCESS[index]
+    error = in_process_errors[index]
+    assert error is not None, f"the validation cell accepted {parameters}"
+    assert error[0] == "ValueError", error
+    _check_message(parameters, message, error[1])
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("kind, number, parameters, message", IN_KERNEL, ids=_ids(IN_KERNEL))
+def test_overwritten_name_fails_in_the_validation_cell_of_a_kernel(kind, number, parameters, message, kernel,
+                                                                   tmp_path):
     cut = _validation_only(number, tmp_path)
     with pytest.raises(papermill.PapermillExecutionError) as info:
         execute_notebook(cut, tmp_path / "out", parameters, kernel_name=kernel, cwd=NOTEBOOKS)
     err = info.value
     assert err.ename == "ValueError", (err.ename, err.evalue)
     assert "check_parameters(globals()" in err.source, f"failed outside the validation cell: {err.source[:200]}"
-    assert re.search(message, err.evalue), err.evalue
-    names = [n for n in parameters if n in err.evalue]
-    assert names, f"the message names none of {list(parameters)}: {err.evalue}"
+    _check_message(parameters, message, err.evalue)
 
 
-@pytest.mark.parametrize("number", [f"{i:02d}" for i in range(1, 11)])
-def test_defaults_pass_the_validation_cell(number, kernel, tmp_path):
-    cut = _validation_only(number, tmp_path)
-    executed = execute_notebook(cut, tmp_path / "out", {}, kernel_name=kernel, cwd=NOTEBOOKS)
-    assert executed.is_file()
+def test_defaults_pass_the_validation_cell():
+    """The table's own control: every notebook's defaults pass the same cells (nbmake then runs them whole)."""
+    payload = []
+    for number in [f"{i:02d}" for i in range(1, 11)]:
+        _, cells, first, check = _cells(number)
+        payload.append([cells[first], {}, cells[check]])
+    done = subprocess.run([sys.executable, "-c", _IN_PROCESS, str(NOTEBOOKS)], input=json.dumps(payload),
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [None] * 10
 
 
 def test_every_kind_of_bad_input_is_covered_in_many_notebooks():
