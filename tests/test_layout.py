@@ -190,3 +190,16 @@ def test_the_library_stands_alone():
     """Docstrings say the thing itself; they never point at files outside this repository."""
     bad = [m for m, p in MODULES.items() if "DESIGN.md" in p.read_text() or "shared/" in p.read_text()]
     assert bad == []
+
+
+@pytest.mark.parametrize("algorithm", sorted(CORES))
+def test_readme_copy_table_states_the_closure(algorithm):
+    """The README's "Copy one algorithm" row names the closure's files and its line count."""
+    module = CORES[algorithm]
+    files = closure(module)
+    readme = (ROOT.parent / "README.md").read_text()
+    path = "iqlib/" + module.split(".", 1)[1].replace(".", "/") + ".py"
+    rows = [r for r in readme.splitlines() if r.startswith("| ") and f"`{path}`" in r and "| copy" not in r]
+    rows = [r for r in rows if all(f"`{MODULES[m].relative_to(ROOT.parent)}`" in r for m in files)]
+    assert len(rows) == 1, f"no single README copy row for {path}"
+    assert f"| {sum(_lines(m) for m in files)} |" in rows[0], rows[0]
