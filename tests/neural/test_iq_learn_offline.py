@@ -302,10 +302,11 @@ def cartpole_demos(path, n=3):
 def test_notebook_smoke_run_with_tiny_parameters(tmp_path):
     demos_dir = tmp_path / "demos"
     cartpole_demos(demos_dir / "CartPole-v1.npz")
+    (tmp_path / "none").mkdir()  # an existing folder without the mixed dataset: that section is skipped
     out = tmp_path / "05"
     execute_notebook(NOTEBOOK, out, {"env_ids": ["CartPole-v1"], "n_demos": [2], "n_seeds": 2,
                                      "train_steps": 200, "chunk_size": 100, "eval_episodes": 2,
-                                     "demos_dir": str(demos_dir), "time_to_expert_steps": 200,
+                                     "demos_dir": str(demos_dir), "time_to_expert_steps": 250,
                                      "mixed_dir": str(tmp_path / "none")})
     m = json.loads((out / "metrics.json").read_text())
     assert m["n_seeds"] == 2 and m["train_steps"] == 200
@@ -321,7 +322,7 @@ def test_notebook_smoke_run_with_tiny_parameters(tmp_path):
 @pytest.mark.parametrize("params, match", [
     ({"env_ids": ["CartPole-v7"]}, "env_ids"),
     ({"n_demos": [0, 1]}, "n_demos"),
-    ({"demos_dir": "/nonexistent/demos"}, "not found"),
+    ({"demos_dir": "/nonexistent/demos"}, "demos_dir.*existing folder"),
     ({"alpha": 1.0}, "renamed to 'entropy_temperature'"),
 ])
 def test_notebook_rejects_bad_parameters(tmp_path, params, match):
