@@ -126,6 +126,11 @@ def in_process_errors() -> list:
     for _, number, parameters, _ in IN_PROCESS:
         _, cells, first, check = _cells(number)
         payload.append([cells[first], parameters, cells[check]])
+    return _run_in_process(payload)
+
+
+def _run_in_process(payload: list) -> list:
+    """Run [parameters cell, injected, validation cell] triples in one subprocess; per-case errors."""
     done = subprocess.run([sys.executable, "-c", _IN_PROCESS, str(NOTEBOOKS)], input=json.dumps(payload),
                           capture_output=True, text=True, timeout=600, env={**os.environ, "MPLBACKEND": "Agg"})
     assert done.returncode == 0, done.stderr[-2000:]
@@ -175,10 +180,7 @@ def test_defaults_pass_the_validation_cell():
     for number in [f"{i:02d}" for i in range(1, 11)]:
         _, cells, first, check = _cells(number)
         payload.append([cells[first], {}, cells[check]])
-    done = subprocess.run([sys.executable, "-c", _IN_PROCESS, str(NOTEBOOKS)], input=json.dumps(payload),
-                          capture_output=True, text=True, timeout=600, env={**os.environ, "MPLBACKEND": "Agg"})
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == [None] * 10
+    assert _run_in_process(payload) == [None] * 10
 
 
 def test_every_kind_of_bad_input_is_covered_in_many_notebooks():
