@@ -31,9 +31,9 @@ import pathlib
 import re
 from typing import Any, Mapping
 
-import jupytext
 import yaml
 
+from iqlib.notebook.overrides import parameters_cell
 from iqlib.notebook.params import RENAMED
 from iqlib.notebook.records import run_name
 from iqlib.notebook.runner import NOTEBOOK_DIR, find_notebooks
@@ -77,17 +77,12 @@ def notebook_parameters(py_path: str | os.PathLike) -> dict[str, Any]:
     Raises ``SweepError`` if no cell carries the tag, and ``ValueError`` (from
     ``ast.literal_eval``) if an assignment there is not a literal.
     """
-    notebook = jupytext.read(py_path)
-    for cell in notebook.cells:
-        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
-            tree = ast.parse(cell.source)
-            return {
-                node.targets[0].id: ast.literal_eval(node.value)
-                for node in tree.body
-                if isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)
-            }
-    raise SweepError(f"{str(py_path)!r} has no cell tagged 'parameters'")
+    try:
+        source = parameters_cell(py_path)
+    except ValueError:
+        raise SweepError(f"{str(py_path)!r} has no cell tagged 'parameters'") from None
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(source).body
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)}
 
 
 def resolve_notebook(value: Any, where: str, base_dir: pathlib.Path,

@@ -15,7 +15,7 @@ import jupytext
 
 from iqlib.notebook.params import RENAMED
 
-__all__ = ["parameter_names", "check_overrides"]
+__all__ = ["parameters_cell", "parameter_names", "check_overrides"]
 
 
 def parameter_names(py_path: str | os.PathLike) -> set[str]:
@@ -23,14 +23,18 @@ def parameter_names(py_path: str | os.PathLike) -> set[str]:
 
     Raises ``ValueError`` if the notebook has no ``parameters`` cell.
     """
-    notebook = jupytext.read(py_path)
-    for cell in notebook.cells:
+    tree = ast.parse(parameters_cell(py_path))
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+
+
+def parameters_cell(py_path: str | os.PathLike) -> str:
+    """The source of the notebook's cell tagged ``parameters`` (read with jupytext, not run).
+
+    Raises ``ValueError`` if the notebook has no ``parameters`` cell.
+    """
+    for cell in jupytext.read(py_path).cells:
         if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
-            names: set[str] = set()
-            for node in ast.walk(ast.parse(cell.source)):
-                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                    names.add(node.id)
-            return names
+            return cell.source
     raise ValueError(f"{py_path} has no cell tagged 'parameters'")
 
 
