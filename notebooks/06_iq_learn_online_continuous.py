@@ -157,6 +157,7 @@ from iqlib.neural.iq_learn_online import (IQBatch, IQLearnOnlineConfig, init_sac
                                           make_update)
 from iqlib.neural.iq_learn_online_train import train_iq_learn_online
 from iqlib.neural.sac import SACConfig, train_sac
+from iqlib.notebook.curves import save_curves
 from iqlib.notebook.plotting import STYLE, curves_with_bands
 from iqlib.notebook.source import show_source
 
@@ -261,6 +262,10 @@ ax = fig.axes[0]
 ax.axhline(expert_return, color="k", ls="--", lw=1, label=f"expert ({expert_return:.0f})")
 ax.legend(fontsize=8)
 save_figure(fig, out / "returns_vs_steps.png")
+save_curves(out, "returns", steps, {"iq_deterministic": hist["eval_deterministic"].mean(-1),
+                                    "iq_stochastic": hist["eval_stochastic"].mean(-1),
+                                    **({"sac": np.asarray(sac_hist["eval_mean"])[None]} if sac_hist is not None else {})},
+            x_label="environment steps", y_label="return (mean of episodes)")
 plt.show()
 
 rows = []
@@ -360,6 +365,8 @@ for lfo_env in P.lfo_env_ids:
         last, best = summary(lh["eval_deterministic"])
         s_last, _ = summary(lh["eval_stochastic"])
         lfo_curves[f"{lfo_env}, {k} demo(s)"] = (lh["step"], lh["eval_deterministic"].mean(-1))
+        save_curves(out, f"lfo_{lfo_env}_{k}", lh["step"], {"lfo_deterministic": lh["eval_deterministic"].mean(-1)},
+                    x_label="environment steps", y_label="return (mean of episodes)")
         paper = PAPER_TABLE8.get((lfo_env, k), (np.nan, np.nan))
         lfo_rows.append((lfo_env, k, last.mean(), last.std(), best.mean(), s_last.mean(), linfo["expert_return_mean"],
                          paper, wall))

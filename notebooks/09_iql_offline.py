@@ -127,11 +127,12 @@ P
 # %%
 from iqlib.neural import bc
 from iqlib.core.transitions import episode_returns, normalized_score, top_fraction_episodes
-from iqlib.data.files import save_figure, save_metrics, write_json_atomic
+from iqlib.data.files import save_figure, save_metrics
 from iqlib.neural.iql import (IQLConfig, awr_actor_loss, awr_weights, critic_loss, expectile_loss, make_update,
                               td_target, value_loss)
 from iqlib.neural.iql_train import make_train
 from iqlib.data.registry import load_offline
+from iqlib.notebook.curves import save_curves
 from iqlib.notebook.plotting import bar_table, curves_with_bands
 from iqlib.notebook.source import show_source
 
@@ -257,8 +258,9 @@ for name in data:
 # %% [markdown]
 # ## Learning curves (mean ± 1 std over seeds)
 #
-# The per-seed scores behind each figure are saved as `curves_<name>.json` (`steps`, and per
-# method a `(n_seeds, n_evaluations)` list), and the means are printed.
+# The per-seed scores behind each figure are saved as `curves_<name>.json`
+# (`iqlib.notebook.curves.save_curves`: `x` the update steps, per method a `(n_seeds, n_evaluations)`
+# series), the format every recorded run keeps, and the means are printed.
 
 # %%
 for name in data:
@@ -266,7 +268,8 @@ for name in data:
     fig = curves_with_bands(steps, {METHODS[m]: results[name, m] for m in METHODS}, "updates",
                             "normalised score", title=name)
     save_figure(fig, out / f"learning_curves_{name}.png")
-    write_json_atomic(out / f"curves_{name}.json", {"steps": steps, **{m: results[name, m] for m in METHODS}})
+    save_curves(out, name, steps, {m: results[name, m] for m in METHODS}, x_label="updates",
+                y_label="normalised score")
     print(f"{name} (mean over seeds at updates {', '.join(map(str, steps))})")
     for m in METHODS:
         print(f"  {METHODS[m]:8s} " + " ".join(f"{v:7.1f}" for v in np.mean(results[name, m], axis=0)))

@@ -103,6 +103,7 @@ from iqlib.neural.iql_finetune import finetune, reward_transform, train_from_scr
 from iqlib.neural.iql_train import make_train
 from iqlib.neural.online import make_update_chunk
 from iqlib.data.registry import load_offline
+from iqlib.notebook.curves import save_curves
 from iqlib.notebook.plotting import curves_with_bands
 from iqlib.notebook.source import show_source
 
@@ -237,6 +238,8 @@ ax = fig.axes[0]
 ax.axhline(0.0, color="grey", lw=0.8, ls=":")
 ax.axhline(100.0, color="grey", lw=0.8, ls="--")
 save_figure(fig, out / "offline_to_online.png")
+save_curves(out, "scores", steps, {"finetuned": fine_scores, "scratch": scratch_scores},
+            x_label="online environment steps", y_label="normalised score")
 plt.show()
 
 # %% [markdown]

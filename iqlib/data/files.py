@@ -124,7 +124,6 @@ def write_json_atomic(path: PathLike, obj: Any) -> pathlib.Path:
     """Write ``obj`` as JSON to ``path`` atomically (sorted keys, indent 2, NaN -> null).
 
     >>> import tempfile
-import zipfile
     >>> p = write_json_atomic(tempfile.mkdtemp() + "/m.json", {"b": np.int64(2), "a": 1.5})
     >>> p.read_text()
     '{\\n  "a": 1.5,\\n  "b": 2\\n}\\n'

@@ -32,6 +32,7 @@ import shutil
 from typing import Any, Iterable, Mapping, NamedTuple
 
 from iqlib.data.files import read_json, write_json_atomic
+from iqlib.notebook.curves import curves_from_json
 
 __all__ = [
     "RECORD_FILES",
@@ -46,7 +47,12 @@ __all__ = [
     "load_record",
     "load_records",
     "load_curves",
+    "RESULTS_ROOT",
+    "find_record",
 ]
+
+#: The project's committed records (``<repo>/results``), beside ``data/``.
+RESULTS_ROOT = pathlib.Path(__file__).resolve().parents[2] / "results"
 
 #: The files every complete record holds (curves are optional).
 RECORD_FILES = ("metrics.json", "parameters.json", "provenance.json")
@@ -251,3 +257,22 @@ def load_records(results_dir: str | os.PathLike, notebook: str) -> list[Record]:
 def load_curves(folder: str | os.PathLike) -> dict[str, Any]:
     """The learning curves of a record: ``{file stem: parsed JSON}`` of its ``curves*.json``."""
     return {p.stem: read_json(p) for p in sorted(pathlib.Path(folder).glob("curves*.json"))}
+
+
+def find_record(notebook: str, run: str = "default",
+                results_dir: str | os.PathLike | None = None) -> tuple[Record, dict[str, Any]] | None:
+    """The record ``results_dir/<notebook stem>/<run>`` and its curves, or None if absent.
+
+    notebook: stem or prefix (``"10"``); run: the run name; results_dir: default
+    :data:`RESULTS_ROOT`. Returns ``(record, {curve name: Curves})`` with the curve names
+    stripped of ``curves_``. An incomplete folder counts as absent; a notebook prefix that
+    matches several folders raises ``ValueError``.
+    """
+    try:
+        folder = notebook_results_dir(results_dir or RESULTS_ROOT, notebook) / run
+    except FileNotFoundError:
+        return None
+    if not is_complete(folder):
+        return None
+    curves = {stem.removeprefix("curves_"): curves_from_json(obj) for stem, obj in load_curves(folder).items()}
+    return load_record(folder), curves

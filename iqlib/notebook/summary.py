@@ -2,7 +2,9 @@
 
 One row per notebook stem::
 
-    {"status": "ok" | "failed" | "interrupted", "error": last line of the error or None,
+    {"headline": {"claim", "value", "target", "verdict", "on"} of the notebook's headline
+                 claim (``iqlib.notebook.claims``), or None,
+     "status": "ok" | "failed" | "interrupted", "error": last line of the error or None,
      "runtime_s": float, "finished_at": ISO time (UTC), "output": folder name under <out>,
      "metrics": {...}, "previous": the last "ok" row when this run did not replace it, or None}
 
@@ -85,8 +87,29 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _markdown(results: Mapping[str, Mapping[str, Any]]) -> str:
-    lines = ["# Notebook run summary", "", "## Runtime", "",
+def _headline_rows(output_dir: pathlib.Path | None, results: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One row per notebook: its headline claim, value, target, verdict and figures."""
+    lines = ["| notebook | headline claim | value | target | verdict | on | figures |",
+             "|---|---|---:|---|---|---|---|"]
+    for stem, result in results.items():
+        m = (result.get("previous") or result).get("metrics") or {}
+        folder = (result.get("previous") or result).get("output") or stem
+        figures = sorted(p.name for p in (output_dir / folder).glob("*.png")) if output_dir else []
+        links = ", ".join(f"[{name}]({folder}/{name})" for name in figures)
+        if "headline_claim" not in m:
+            lines.append(f"| {stem} | (no claim recorded: {_cell(result['status'])}) | | | | | {links} |")
+            continue
+        verdict = m["headline_verdict"] if result["status"] == "ok" else f"{m['headline_verdict']} (kept)"
+        lines.append(f"| {stem} | {_cell(m['headline_claim'])} | {_cell(m.get('headline_value'))} "
+                     f"| {_cell(m.get('headline_target'))} | **{verdict}** | {_cell(m.get('headline_on'))} | {links} |")
+    return lines
+
+
+def _markdown(results: Mapping[str, Mapping[str, Any]], output_dir: pathlib.Path | None = None) -> str:
+    lines = ["# Notebook run summary", "", "## Headline claims", "",
+             "Each notebook's headline claim as its last cell asserted or stated it "
+             "(`holds` / `miss`; `on`: this run's numbers or the recorded full-scale run in `results/`).", "",
+             *_headline_rows(output_dir, results), "", "## Runtime", "",
              "| notebook | seconds | status | finished (UTC) | folder |",
              "|---|---:|---|---|---|"]
     for stem, result in results.items():
@@ -107,7 +130,7 @@ def _markdown(results: Mapping[str, Mapping[str, Any]]) -> str:
         if not metrics:
             lines.append("(no metrics.json)")
             continue
-        lines += ["| key | value |", "|---|---|"]
+        lines += ["All metrics:", "", "| key | value |", "|---|---|"]
         lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in sorted(metrics.items())]
     return "\n".join(lines) + "\n"
 
@@ -119,7 +142,13 @@ def write_summary(output_dir: pathlib.Path, results: Mapping[str, Mapping[str, A
     ``status`` and ``runtime_s``; this function does not merge (see :func:`merge_summary`).
     """
     output_dir = pathlib.Path(output_dir)
-    write_json_atomic(output_dir / "summary.json", results)
+    rows = {}
+    for stem, row in results.items():
+        m = (row.get("previous") or row).get("metrics") or {}
+        headline = {k: m.get(f"headline_{k}") for k in ("claim", "value", "target", "verdict", "on")}
+        rows[stem] = {"headline": headline if m.get("headline_claim") else None,
+                      **{k: v for k, v in row.items() if k != "headline"}}
+    write_json_atomic(output_dir / "summary.json", rows)
     tmp = output_dir / ".summary.md.tmp"
-    tmp.write_text(_markdown(results), encoding="utf-8")
+    tmp.write_text(_markdown(results, output_dir), encoding="utf-8")
     os.replace(tmp, output_dir / "summary.md")
