@@ -162,7 +162,8 @@ def run_sweep(runs: Sequence[Run], results_dir: str | os.PathLike, client: Clien
             continue
         key = f"{run.stem}/{run.name}-{uuid.uuid4().hex[:8]}"
         future = client.submit(execute_run, run, str(results_dir), outputs, list(command),
-                               kernel_name, key=key, retries=retries, pure=False)
+                               kernel_name, key=key, retries=retries, pure=False,
+                               priority=len(runs) - i)  # the file's order: Dask runs higher priorities first
         futures[future] = i
     if futures:
         bar = tqdm(total=len(runs), initial=len(outcomes), unit="run", desc="sweep",
