@@ -9,7 +9,7 @@ LOCK := requirements.lock
 
 VPY := $(VENV)/bin/python
 
-.PHONY: install lock run test bench lab clean data data-discrete data-locomotion data-maze
+.PHONY: install lock run test bench lab clean data data-discrete data-locomotion data-maze readme-tables
 
 ## install: the venv, the package (editable) + dev extra pinned by $(LOCK), the Jupyter kernel
 ## and the venv's own JupyterLab settings (python files open as notebooks); nothing in $$HOME
@@ -44,6 +44,11 @@ bench: install
 		echo "== $$f"; \
 		$(VPY) "$$f"; \
 	done
+
+## readme-tables: rewrite the README's full-run tables (notebooks 05, 06, 09, 10) from the records in
+## results/ (scripts/readme_tables.py; run it after recording a run, tests/test_readme_tables.py checks it)
+readme-tables: install
+	$(VPY) scripts/readme_tables.py
 
 ## data: regenerate every expert, demonstration set and offline dataset in data/ from its seed
 ## (slow: tens of minutes on 2 cores; the committed files are what tests and notebooks use)

@@ -1,0 +1,300 @@
+"""Write the README's full-run tables from the recorded runs in ``results/``.
+
+    .venv/bin/python scripts/readme_tables.py            # rewrite the tables in README.md
+    .venv/bin/python scripts/readme_tables.py --check    # exit 1 and name the stale tables
+
+README.md holds each table between ``<!-- table:09 -->`` and ``<!-- /table:09 -->``; the text
+between them is replaced by the table rendered from that notebook's records
+(``iqlib.notebook.records``), nothing else. Each record is matched to the ``sweeps/full.yaml``
+entry that makes it (notebook, run name, the entry's parameters); each entry gets its table, or,
+without a record, a line naming the sweep command. Every table names its source: the record
+folder, the commit (7 characters, ``+dirty`` if tracked files differed), the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import re
+import sys
+from typing import Any, Callable, NamedTuple
+
+from iqlib.notebook.grid import Run, load_sweep
+from iqlib.notebook.records import load_record, record_dirs
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+RESULTS = ROOT / "results"
+SWEEP = ROOT / "sweeps" / "full.yaml"
+
+
+class MarkerError(ValueError):
+    """README.md lacks a table's marker pair, or holds it more than once or out of order."""
+
+
+class Rec(NamedTuple):
+    """One record: its folder, its three JSON files, and the sweep entry that made it."""
+
+    folder: pathlib.Path
+    parameters: dict[str, Any]
+    metrics: dict[str, Any]
+    provenance: dict[str, Any]
+    entry: str | None
+    order: int
+
+
+def num(value: Any, digits: int = 1) -> str:
+    """``-1.23 -> '−1.2'``; None or NaN -> ``—``."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:.{digits}f}".replace("-", "−")
+
+
+def pm(metrics: dict[str, Any], prefix: str) -> str:
+    """``'<mean> ± <std>'`` of ``<prefix>_mean`` and ``<prefix>_std``."""
+    return f"{num(metrics[prefix + '_mean'])} ± {num(metrics[prefix + '_std'])}"
+
+
+def commit(rec: Rec) -> str:
+    """The record's commit, 7 characters, ``+dirty`` if tracked files differed from it."""
+    git = rec.provenance["git"]
+    return f"{git['commit'][:7]}{'+dirty' if git.get('dirty') else ''}"
+
+
+def minutes(rec: Rec) -> str:
+    return f"{rec.provenance['wall_time_s'] / 60:.1f} min"
+
+
+def source(rec: Rec) -> str:
+    """The line under a one-record table: where its numbers come from."""
+    machine = rec.provenance.get("machine", {})
+    return (f"Source: `results/{rec.folder.parent.name}/{rec.folder.name}/`, commit `{commit(rec)}`, "
+            f"{minutes(rec)} wall ({machine.get('device_kind', '?')}, {machine.get('cpu_count', '?')} "
+            f"cores), {rec.provenance['date'][:10]}.")
+
+
+def headline(rec: Rec) -> list[str]:
+    """The record's headline claim (notebooks that write claims), else nothing."""
+    m = rec.metrics
+    if "headline_claim" not in m:
+        return []
+    return [f"Headline claim: {m['headline_claim']} — {num(m.get('headline_value'), 2)} "
+            f"(target {m.get('headline_target')}: {m.get('headline_verdict')})."]
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(row) + " |" for row in rows]
+
+
+def per_record(rows_of: Callable[[dict, dict], tuple[str, list[str], list[list[str]]]]
+               ) -> Callable[[list[Rec]], list[str]]:
+    """A renderer that gives each record its caption, table, source line and headline claim."""
+    def render_records(recs: list[Rec]) -> list[str]:
+        out: list[str] = []
+        for rec in recs:
+            try:
+                caption, header, rows = rows_of(rec.parameters, rec.metrics)
+            except KeyError as err:
+                raise KeyError(f"{rec.folder}: no {err.args[0]!r} in its metrics or parameters") from None
+            out += [caption, ""] + table(header, rows) + ["", source(rec)] + headline(rec) + [""]
+        return out
+    return render_records
+
+
+@per_record
+def render_05(p: dict, m: dict) -> tuple[str, list[str], list[list[str]]]:
+    """Offline neural IQ-Learn vs BC: per env and number of demos, greedy return of the last policy."""
+    rows = [[env, str(n), pm(m, f"{env}_iq_{n}_return"), pm(m, f"{env}_bc_{n}_return"),
+             f"{num(m[f'{env}_iq_{n}_normalized_score'])} / {num(m[f'{env}_bc_{n}_normalized_score'])}",
+             num(m[f"{env}_expert_return"])] for env in p["env_ids"] for n in p["n_demos"]]
+    return (f"Greedy return of the final policy, mean ± std over {p['n_seeds']} seeds ({p['train_steps']} "
+            f"updates, {p['eval_episodes']} evaluation episodes, loss `{p['loss']}`, α = "
+            f"{p['entropy_temperature']:g}); score = 100 (mean return − random) / (expert − random):",
+            ["env", "demos", "IQ-Learn", "BC", "score IQ-Learn / BC", "expert"], rows)
+
+
+@per_record
+def render_06(p: dict, m: dict) -> tuple[str, list[str], list[list[str]]]:
+    """Online IQ-Learn (and the SAC reference), then learning from observations."""
+    env, steps, k = p["env_id"], p["total_steps"], p["n_demos"]
+    rows = [[env, f"IQ-Learn, {k} demo{'s' * (k != 1)}", f"{p['n_seeds']} × {steps}", pm(m, f"{env}_iq_return"),
+             pm(m, f"{env}_iq_best_return"), num(m[f"{env}_expert_return"]), "—"]]
+    if f"{env}_sac_return_last" in m:
+        rows.append([env, "SAC with the true reward", f"1 × {steps}", num(m[f"{env}_sac_return_last"]),
+                     num(m[f"{env}_sac_return_best"]), "—", "—"])
+    for lfo_env in p["lfo_env_ids"]:
+        for n in p["lfo_demos"]:
+            pre = f"{lfo_env}_lfo_{n}"
+            rows.append([lfo_env, f"LfO, {n} demo{'s' * (n != 1)}", f"{p['lfo_seeds']} × {p['lfo_steps']}",
+                         pm(m, f"{pre}_return"), num(m[f"{pre}_best_return_mean"]),
+                         num(m[f"{pre}_expert_return"]), num(m[f"{pre}_paper_return"], 0)])
+    return ("Deterministic return, last and best evaluation, mean ± std over seeds; expert = the "
+            "demonstrations' mean return; paper = IQ-Learn's Table 8:",
+            ["env", "method", "seeds × env steps", "last", "best", "expert", "paper"], rows)
+
+
+@per_record
+def render_10(p: dict, m: dict) -> tuple[str, list[str], list[list[str]]]:
+    """IQL offline, fine-tuned online, and online from scratch: normalised score."""
+    d = p["dataset"]
+    rows = [[d, str(p["n_seeds"]), str(p["offline_steps"]), str(p["online_steps"]), pm(m, f"{d}_offline_score"),
+             pm(m, f"{d}_finetuned_score"), pm(m, f"{d}_scratch_score")]]
+    return ("Normalised score, mean ± std over seeds: after offline pre-training, after the online steps "
+            "(fine-tuned), and online from scratch for the same steps:",
+            ["dataset", "seeds", "offline updates", "online steps", "offline", "fine-tuned", "from scratch"], rows)
+
+
+def render_09(recs: list[Rec]) -> list[str]:
+    """Neural IQL vs BC vs top-fraction BC: one row per dataset record."""
+    rows = []
+    for rec in recs:
+        p, m = rec.parameters, rec.metrics
+        try:
+            scores = [pm(m, f"{name}_{method}_score") for name in p["datasets"] for method in ("iql", "bc", "pctbc")]
+        except KeyError as err:
+            raise KeyError(f"{rec.folder}: no {err.args[0]!r} in its metrics or parameters") from None
+        for i, name in enumerate(p["datasets"]):
+            rows.append([name] + scores[3 * i: 3 * i + 3] + [
+                str(p["n_seeds"]), str(p["train_steps"]), str(p["hidden"]), minutes(rec),
+                f"`{rec.folder.name}`", f"`{commit(rec)}`"])
+    fractions = sorted({f"{round(100 * rec.parameters['top_fraction'])} %BC" for rec in recs})
+    return ["Normalised score after the last update, mean ± std over seeds; wall time of the whole "
+            "run (all three methods):", ""] + table(
+        ["dataset", "IQL", "BC", " / ".join(fractions), "seeds", "updates", "hidden", "wall",
+         f"record (`results/{recs[0].folder.parent.name}/`)", "commit"], rows) + [""]
+
+
+#: The rendered notebooks: prefix -> renderer of one sweep entry's records.
+RENDERERS: dict[str, Callable[[list[Rec]], list[str]]] = {
+    "05": render_05, "06": render_06, "09": render_09, "10": render_10}
+
+
+def _entry_of(stem: str, name: str, parameters: dict[str, Any], runs: list[Run]) -> tuple[str | None, int]:
+    """The sweep entry that makes this record (same folder, its parameters), and the run's index."""
+    for i, run in enumerate(runs):
+        if (run.stem, run.name) == (stem, name) and all(
+                parameters.get(k) == v for k, v in run.parameters.items()):
+            return run.sweep, i
+    return None, len(runs)
+
+
+def load(results_dir: pathlib.Path, notebook: str, runs: list[Run]) -> list[Rec]:
+    """The notebook's complete records, in the sweep's order (unmatched ones last, by name)."""
+    try:
+        folders = record_dirs(results_dir, notebook)
+    except FileNotFoundError:
+        return []
+    recs = []
+    for folder in folders:
+        record = load_record(folder)
+        entry, order = _entry_of(folder.parent.name, folder.name, record.parameters, runs)
+        recs.append(Rec(folder, *record, entry, order))
+    return sorted(recs, key=lambda r: (r.order, r.folder.name))
+
+
+def no_record(entry: str) -> str:
+    return f"(no record yet: run `python -m iqlib.notebook.sweep sweeps/full.yaml --entry {entry}`)"
+
+
+def title(entry: str, runs: list[Run]) -> str:
+    """The heading of an entry's block: its name, its fixed overrides, its grid axes."""
+    run = next(r for r in runs if r.sweep == entry)
+    fixed = [f"`{k}={json.dumps(v) if isinstance(v, (list, dict)) else v}`"
+             for k, v in run.parameters.items() if k not in run.varying]
+    words = ([f"overrides {', '.join(fixed)}"] if fixed else []) + (
+        [f"one run per {', '.join(f'`{k}`' for k in run.varying)}"] if run.varying else [])
+    return f"*`sweeps/full.yaml` entry `{entry}`*" + (f" ({'; '.join(words)}):" if words else ":")
+
+
+def render(notebook: str, results_dir: pathlib.Path, runs: list[Run]) -> str:
+    """The markdown between notebook's markers: one block per sweep entry (and unmatched records)."""
+    entries = list(dict.fromkeys(r.sweep for r in runs if r.stem.startswith(notebook)))
+    recs = load(results_dir, notebook, runs)
+    blocks = []
+    for entry in entries + [None]:
+        group = [r for r in recs if r.entry == entry]
+        if entry is None and not group:
+            continue
+        head = title(entry, runs) if entry else "*Records that no entry of `sweeps/full.yaml` makes:*"
+        body = RENDERERS[notebook](group) if group else [no_record(entry), ""]
+        blocks += [head, ""] + body
+    if not entries and not recs:
+        blocks = ["(no record yet, and no entry in `sweeps/full.yaml` for this notebook)", ""]
+    return "\n".join(blocks).rstrip("\n")
+
+
+def _span(text: str, notebook: str) -> tuple[int, int]:
+    """Start and end of the text between notebook's markers; MarkerError names a bad marker."""
+    open_, close = f"<!-- table:{notebook} -->", f"<!-- /table:{notebook} -->"
+    for marker in (open_, close):
+        count = text.count(marker)
+        if count != 1:
+            raise MarkerError(f"README.md must hold the marker {marker} exactly once, found {count}")
+    start, end = text.index(open_) + len(open_), text.index(close)
+    if end < start:
+        raise MarkerError(f"README.md: the marker {close} comes before {open_}")
+    return start, end
+
+
+def update(text: str, results_dir: pathlib.Path = RESULTS, sweep: pathlib.Path = SWEEP
+           ) -> tuple[str, list[str]]:
+    """README text with every table rendered, and the notebooks whose tables changed."""
+    unknown = sorted(set(re.findall(r"<!-- /?table:(\w+) -->", text)) - set(RENDERERS))
+    if unknown:
+        raise MarkerError(f"README.md has markers for tables this script does not render: {unknown}")
+    for notebook in RENDERERS:  # every marker pair is checked before any work
+        _span(text, notebook)
+    runs, changed = load_sweep(sweep), []
+    for notebook in RENDERERS:
+        start, end = _span(text, notebook)
+        new = "\n" + render(notebook, results_dir, runs) + "\n"
+        if text[start:end] != new:
+            changed.append(notebook)
+            text = text[:start] + new + text[end:]
+    return text, changed
+
+
+def write_atomic(path: pathlib.Path, text: str) -> None:
+    """Replace ``path`` by ``text`` in one rename (mode 0644, as every file the project writes)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 and name the tables that differ from results/")
+    parser.add_argument("--readme", type=pathlib.Path, default=README)
+    parser.add_argument("--results", type=pathlib.Path, default=RESULTS)
+    parser.add_argument("--sweep", type=pathlib.Path, default=SWEEP)
+    args = parser.parse_args(argv)
+    try:
+        text, changed = update(args.readme.read_text(encoding="utf-8"), args.results, args.sweep)
+    except MarkerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.check:
+        if changed:
+            print(f"{args.readme}: tables out of date with {args.results}: {', '.join(changed)} "
+                  "(run `make readme-tables`)", file=sys.stderr)
+            return 1
+        print(f"{args.readme}: every table matches {args.results}")
+        return 0
+    if changed:
+        write_atomic(args.readme, text)
+    print(f"{args.readme}: rewrote tables {', '.join(changed)}" if changed else
+          f"{args.readme}: tables already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

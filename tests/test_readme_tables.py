@@ -1,0 +1,130 @@
+"""The README's full-run tables are generated from results/ and in step with it.
+
+``scripts/readme_tables.py`` renders one table per recorded notebook (05, 06, 09, 10) between
+marker comments in README.md. These tests check the committed README against the committed
+records, and the renderer on a fake results folder; nothing here runs a notebook.
+"""
+
+import importlib.util
+import pathlib
+import sys
+
+import pytest
+
+from iqlib.notebook.records import publish, write_record
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+_SPEC = importlib.util.spec_from_file_location("readme_tables", REPO_ROOT / "scripts" / "readme_tables.py")
+readme_tables = importlib.util.module_from_spec(_SPEC)
+sys.modules["readme_tables"] = readme_tables
+_SPEC.loader.exec_module(readme_tables)
+
+STEM_09 = "09_iql_offline"
+#: A sweep with one notebook-09 entry of two datasets, and one notebook-10 entry.
+SWEEP = """
+- name: iql-fake
+  notebook: "09"
+  parameters: {n_seeds: 6, train_steps: 50000, hidden: 256}
+  grid:
+    datasets: [[hopper-medium-replay], [lunarlander-mixed]]
+- name: iql-finetune-fake
+  notebook: "10"
+"""
+
+
+def _provenance(commit: str, wall_s: float) -> dict:
+    return {"command": ["python", "-m", "iqlib.notebook.sweep"], "git": {"commit": commit, "dirty": False},
+            "versions": {}, "machine": {"device_kind": "cpu", "cpu_count": 2}, "wall_time_s": wall_s,
+            "date": "2026-12-03T10:00:00+00:00"}
+
+
+def _record_09(results: pathlib.Path, dataset: str, commit: str, scores: dict[str, tuple[float, float]]) -> None:
+    parameters = {"datasets": [dataset], "n_seeds": 6, "train_steps": 50000, "hidden": 256, "top_fraction": 0.1}
+    metrics = {f"{dataset}_{m}_score_{stat}": value for m, pair in scores.items()
+               for stat, value in zip(("mean", "std"), pair)}
+    metrics.update({f"{dataset}_{m}_wall_s": 60.0 for m in scores})
+    final = results / STEM_09 / f"datasets={dataset}"
+    tmp = write_record(final.with_name(final.name + ".tmp-0"), parameters, metrics, _provenance(commit, 2400.0))
+    assert publish(tmp, final)
+
+
+@pytest.fixture
+def fake(tmp_path: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+    """A results folder with one notebook-09 record, and a sweep file naming 09 and 10."""
+    results = tmp_path / "results"
+    _record_09(results, "hopper-medium-replay", "0123456789abcdef0123456789abcdef01234567",
+               {"iql": (19.84, 1.36), "bc": (-13.04, 2.0), "pctbc": (20.9, 1.44)})
+    sweep = tmp_path / "sweeps" / "full.yaml"
+    sweep.parent.mkdir()
+    sweep.write_text(SWEEP, encoding="utf-8")
+    return results, sweep
+
+
+def test_readme_tables_match_the_records():
+    """Fails when a run was recorded (or a record changed) without `make readme-tables`."""
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    _, changed = readme_tables.update(text)
+    assert changed == [], (f"README.md tables {changed} differ from results/: run `make readme-tables` "
+                           "(.venv/bin/python scripts/readme_tables.py)")
+
+
+def test_check_exits_nonzero_and_writes_nothing_when_stale(fake, tmp_path):
+    results, sweep = fake
+    readme = tmp_path / "README.md"
+    stale = "".join(f"<!-- table:{nb} -->\nold\n<!-- /table:{nb} -->\n" for nb in readme_tables.RENDERERS)
+    readme.write_text(stale, encoding="utf-8")
+    args = ["--readme", str(readme), "--results", str(results), "--sweep", str(sweep)]
+    assert readme_tables.main(args + ["--check"]) == 1
+    assert readme.read_text(encoding="utf-8") == stale
+    assert readme_tables.main(args) == 0
+    assert readme_tables.main(args + ["--check"]) == 0
+    assert "old" not in readme.read_text(encoding="utf-8")
+
+
+def test_a_record_renders_with_its_numbers_commit_and_folder(fake):
+    results, sweep = fake
+    text = readme_tables.render("09", results, readme_tables.load_sweep(sweep))
+    row = next(line for line in text.splitlines() if line.startswith("| hopper-medium-replay |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:4] == ["19.8 ± 1.4", "−13.0 ± 2.0", "20.9 ± 1.4"]
+    assert cells[4:8] == ["6", "50000", "256", "40.0 min"]
+    assert cells[8:] == ["`datasets=hopper-medium-replay`", "`0123456`"]
+    assert "10 %BC" in text and "entry `iql-fake`" in text
+    # the entry's other dataset has no record: no row for it
+    assert "| lunarlander-mixed |" not in text
+
+
+def test_a_notebook_without_records_renders_the_no_record_line(fake):
+    results, sweep = fake
+    text = readme_tables.render("10", results, readme_tables.load_sweep(sweep))
+    assert text == ("*`sweeps/full.yaml` entry `iql-finetune-fake`*:\n\n(no record yet: run "
+                    "`python -m iqlib.notebook.sweep sweeps/full.yaml --entry iql-finetune-fake`)")
+
+
+def test_a_record_outside_the_sweep_is_listed_apart(fake):
+    results, sweep = fake
+    _record_09(results, "halfcheetah-medium-replay", "f" * 40, {"iql": (35.9, 3.6), "bc": (10.2, 4.3),
+                                                                 "pctbc": (26.5, 4.0)})
+    text = readme_tables.render("09", results, readme_tables.load_sweep(sweep))
+    before, after = text.split("*Records that no entry of `sweeps/full.yaml` makes:*")
+    assert "| hopper-medium-replay |" in before and "| halfcheetah-medium-replay |" in after
+    assert "`fffffff`" in after
+
+
+@pytest.mark.parametrize("broken, marker", [
+    ("<!-- table:09 -->\n", "<!-- /table:09 -->"),
+    ("", "<!-- table:09 -->"),
+    ("<!-- table:09 -->\n<!-- /table:09 -->\n<!-- table:09 -->\n", "<!-- table:09 -->"),
+])
+def test_a_missing_marker_is_named(fake, broken, marker):
+    results, sweep = fake
+    text = "".join(f"<!-- table:{nb} -->\n<!-- /table:{nb} -->\n" for nb in readme_tables.RENDERERS if nb != "09")
+    with pytest.raises(readme_tables.MarkerError, match=f"marker {marker} exactly once"):
+        readme_tables.update(text + broken, results, sweep)
+
+
+def test_a_missing_metric_names_the_record_and_the_key(fake):
+    results, sweep = fake
+    _record_09(results, "lunarlander-mixed", "a" * 40, {"iql": (1.0, 0.1), "bc": (2.0, 0.2)})
+    with pytest.raises(KeyError, match="datasets=lunarlander-mixed.*lunarlander-mixed_pctbc_score_mean"):
+        readme_tables.render("09", results, readme_tables.load_sweep(sweep))
