@@ -181,3 +181,15 @@ def test_notebook_reruns_with_tiny_parameters(tmp_path):
         assert np.isfinite(m[f"pointmaze-medium-stitch_{k}_score_mean"])
         assert f"pointmaze-medium-stitch_{k}_score_std" in m
     assert (out / "offline_to_online.png").is_file()
+    curves = json.loads((out / "curves_scores.json").read_text())
+    assert curves["x"] == [0, 600] and np.asarray(curves["series"]["finetuned"]).shape == (1, 2)
+    assert curves["series"]["finetuned"][0][-1] == pytest.approx(m["pointmaze-medium-stitch_finetuned_score_mean"])
+    record = REPO_ROOT / "results" / "10_iql_offline_to_online" / "default" / "metrics.json"
+    if record.is_file():  # the claims are read off the record, exactly
+        r = json.loads(record.read_text())
+        gain = r["pointmaze-medium-stitch_finetuned_score_mean"] - r["pointmaze-medium-stitch_offline_score_mean"]
+        assert m["headline_on"] == "record" and m["claim_finetuning_gain_value"] == pytest.approx(gain)
+        assert m["claim_offline_alone_good"] is False
+        assert "claim_scratch_matches_record" not in m  # another train_freq: no agreement check
+    else:
+        assert m["headline_verdict"] in ("holds", "miss") and m["headline_on"] == "fresh"
