@@ -9,7 +9,7 @@ LOCK := requirements.lock
 
 VPY := $(VENV)/bin/python
 
-.PHONY: install lock run test bench lab clean data data-discrete data-locomotion data-maze readme-tables
+.PHONY: install lock run test bench lab clean data data-discrete data-locomotion data-maze readme-tables reproduce
 
 ## install: the venv, the package (editable) + dev extra pinned by $(LOCK), the Jupyter kernel
 ## and the venv's own JupyterLab settings (python files open as notebooks); nothing in $$HOME
@@ -48,6 +48,15 @@ bench: install
 ## readme-tables: rewrite the README's full-run tables (notebooks 05, 06, 09, 10) from the records in
 ## results/ (scripts/readme_tables.py; run it after recording a run, tests/test_readme_tables.py checks it)
 readme-tables: install
+	$(VPY) scripts/readme_tables.py
+
+WORKERS ?= 1
+
+## reproduce: regenerate every record of results/ (sweeps/full.yaml as resumable Dask runs, WORKERS
+## local worker processes; records already complete are skipped: remove one to redo it), then the
+## README's tables. Many hours on 2 cores; on a cluster use the sweep command with --scheduler
+reproduce: install
+	$(VPY) -m iqlib.notebook.sweep sweeps/full.yaml --workers $(WORKERS)
 	$(VPY) scripts/readme_tables.py
 
 ## data: regenerate every expert, demonstration set and offline dataset in data/ from its seed
