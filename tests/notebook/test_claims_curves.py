@@ -85,3 +85,24 @@ def test_find_record_reads_a_record_with_its_curves_or_returns_none(tmp_path):
                  {"command": "c", "git": {}, "versions": {}, "machine": {}, "wall_time_s": 1.0, "date": "d"})
     record, curves = find_record("10", results_dir=tmp_path)
     assert record.metrics == {"score": 2.0} and curves["scores"].series["a"].tolist() == [[1.0, 2.0]]
+
+
+def test_summary_leads_with_each_notebooks_headline_claim(tmp_path):
+    from iqlib.notebook.summary import write_summary
+
+    claims = Claims()
+    claims.add("gain", "Fine-tuning lifts the score", 38.1, ">= 10", True, on="record")
+    (tmp_path / "10_x").mkdir()
+    (tmp_path / "10_x" / "fig.png").write_bytes(b"")
+    rows = {"10_x": {"status": "ok", "runtime_s": 1.0, "output": "10_x", "metrics": {"n": 1, **claims.metrics()}},
+            "03_y": {"status": "failed", "error": "E: boom", "runtime_s": 2.0, "output": "03_y", "metrics": {}}}
+    write_summary(tmp_path, rows)
+    text = (tmp_path / "summary.md").read_text()
+    head = text.split("## Runtime")[0]
+    assert "| 10_x | Fine-tuning lifts the score | 38.1 | >= 10 | **holds** | record | [fig.png](10_x/fig.png) |" in head
+    assert "| 03_y | (no claim recorded: failed) |" in head
+    assert text.index("## Headline claims") < text.index("## Runtime") < text.index("All metrics:")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["10_x"]["headline"] == {"claim": "Fine-tuning lifts the score", "value": 38.1, "target": ">= 10",
+                                           "verdict": "holds", "on": "record"}
+    assert summary["03_y"]["headline"] is None
