@@ -134,6 +134,7 @@ from iqlib.data.datasets import load_dataset
 from iqlib.data.experts import load_dqn_expert
 from iqlib.core.envs import env_spec, evaluate
 from iqlib.data.files import save_figure, save_metrics
+from iqlib.notebook.curves import save_curves
 from iqlib.neural.acting import deterministic_act, epsilon_greedy_act, greedy_act, softmax_act, stochastic_act
 from iqlib.neural.iq_learn_offline import IQLearnOfflineConfig, iq_loss_terms, recovered_reward
 from iqlib.neural.iq_learn_offline_train import make_train
@@ -345,6 +346,10 @@ with plt.rc_context(STYLE):
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
 save_figure(fig, out / "learning_curves.png")
+for env_id in P.env_ids:
+    for k in P.n_demos:
+        save_curves(out, f"{env_id}_{k}", steps, {kind: results[(env_id, kind, k)]["curve"] for kind in ("iq", "bc")},
+                    x_label="updates", y_label="greedy return")
 
 # %% [markdown]
 # ### Why a single demonstration can fall short: how forgiving is the expert?
@@ -501,79 +506,171 @@ if "CartPole-v1" in P.env_ids and P.time_to_expert_steps > 0:
     print(tte)
 
 # %% [markdown]
-# ## 6. Results
+# ## 6. Results, and the recorded full run with this run drawn over it
 #
-# The summary below is printed from this run. The discussion after it is about the **full run**
-# (3 environments, 1/3/10 demonstrations, 5 seeds, 5,000 updates, 10 evaluation episodes; the
-# command in the parameters note; 21.8 min on the shared 2-core machine), measured once with the
-# default α = 1 and once with the paper's α = 0.01. Greedy return of the final policy, mean ± std
-# over 5 seeds, and the normalised score (% of expert):
-#
-# | env | k | IQ-Learn α = 1 | IQ-Learn α = 0.01 | BC |
-# |---|---|---|---|---|
-# | CartPole-v1 (expert 500) | 1 | 351 ± 55 (69 %) | 318 ± 25 (62 %) | 370 ± 50 (73 %) |
-# | | 3 | 229 ± 84 (44 %) | 280 ± 114 (54 %) | 231 ± 93 (44 %) |
-# | | 10 | 268 ± 110 (52 %) | 205 ± 96 (39 %) | 202 ± 58 (38 %) |
-# | Acrobot-v1 (expert −72.6) | 1 | −72.3 ± 1.6 (100 %) | −79.8 ± 2.1 (98 %) | −76.8 ± 5.6 (99 %) |
-# | | 3 | −84.4 ± 3.4 (97 %) | −87.8 ± 4.9 (96 %) | −87.4 ± 4.9 (97 %) |
-# | | 10 | −77.6 ± 4.9 (99 %) | −74.5 ± 2.2 (99.5 %) | −81.7 ± 6.7 (98 %) |
-# | LunarLander-v3 (expert 267) | 1 | 151 ± 36 (76 %) | 98 ± 70 (65 %) | 83 ± 79 (62 %) |
-# | | 3 | 166 ± 49 (79 %) | 189 ± 47 (84 %) | 190 ± 42 (84 %) |
-# | | 10 | 234 ± 9 (93 %) | 222 ± 14 (91 %) | 226 ± 10 (92 %) |
-#
+# The defaults are a small run. The project keeps the **full run** as a record
+# (`results/05_neural_iq_learn_offline/default/`, made by `python -m iqlib.notebook.sweep
+# sweeps/full.yaml --entry iq-learn-offline-full`: 3 environments, 1/3/10 demonstrations, 5 seeds,
+# 5,000 updates, 10 evaluation episodes, α = 1). Below: this run's table, then the record's, then
+# return vs demonstrations with **the record as full lines and ±1 std bands and this run dashed with
+# dots** (on the environments this run used). The two differ in budget (the defaults train 2,000
+# updates, the record 5,000) and seeds, and on CartPole the greedy return swings from one chunk of
+# updates to the next (the learning curves above), so there the two need not agree; the claims below
+# take each on its own terms.
+
+# %%
+from iqlib.notebook.records import find_record
+
+
+def table_rows(get, env_ids, ks):
+    """get(env_id, kind, k) -> (mean, std, % of expert) of the final greedy return."""
+    for env_id in env_ids:
+        for k in ks:
+            (iq_m, iq_s, iq_p), (bc_m, bc_s, bc_p) = get(env_id, "iq", k), get(env_id, "bc", k)
+            print(f"{env_id:15s} k={k:2d}  IQ-Learn {iq_m:7.1f} ± {iq_s:5.1f} ({iq_p:5.1f} % of expert)   "
+                  f"BC {bc_m:7.1f} ± {bc_s:5.1f} ({bc_p:5.1f} %)")
+
+
+def fresh_row(env_id, kind, k):
+    g = results[(env_id, kind, k)]["greedy"]
+    return np.mean(g), np.std(g), normalized_score(np.mean(g), data[env_id]["random_return"],
+                                                   data[env_id]["expert_return"])
+
+
+print("this run:")
+table_rows(fresh_row, P.env_ids, P.n_demos)
+found = find_record("05_neural_iq_learn_offline", "default")
+record = found[0] if found is not None else None
+if record is not None:
+    rm, rp, prov = record.metrics, record.parameters, record.provenance
+    print(f"\nrecord ({rp['n_seeds']} seeds, {rp['train_steps']} updates, {rp['eval_episodes']} evaluation episodes, "
+          f"α = {rp['entropy_temperature']}; commit {prov['git'].get('commit', '?')[:7]}, "
+          f"{prov['wall_time_s'] / 60:.1f} min):")
+    table_rows(lambda e, kind, k: tuple(rm[f"{e}_{kind}_{k}_{x}"] for x in ("return_mean", "return_std",
+                                                                           "normalized_score")),
+               rp["env_ids"], rp["n_demos"])
+    for e in rp["env_ids"]:
+        print(f"{e}: expert under ε-greedy noise " + ", ".join(
+            f"ε {eps}: {rm[f'{e}_expert_eps{eps}_return']:.1f}" for eps in ("0", "0.01", "0.03", "0.1")
+            if f"{e}_expert_eps{eps}_return" in rm)
+              + f";  1 demo: disagreement with the expert on its own states IQ-Learn "
+              f"{rm.get(f'{e}_iq_1_disagree_train', float('nan')):.3f} / BC {rm.get(f'{e}_bc_1_disagree_train', float('nan')):.3f}, "
+              f"on the states they visit {rm.get(f'{e}_iq_1_disagree_visited', float('nan')):.3f} / "
+              f"{rm.get(f'{e}_bc_1_disagree_visited', float('nan')):.3f}")
+
+envs_shown = list(record.parameters["env_ids"]) if record is not None else list(P.env_ids)
+with plt.rc_context(STYLE):
+    fig, axes = plt.subplots(1, len(envs_shown), figsize=(5.2 * len(envs_shown), 3.8), squeeze=False)
+    for ax, env_id in zip(axes[0], envs_shown):
+        for kind, color in (("iq", "C0"), ("bc", "C1")):
+            name = "IQ-Learn" if kind == "iq" else "BC"
+            if record is not None:
+                ks = np.array(record.parameters["n_demos"])
+                m = np.array([rm[f"{env_id}_{kind}_{k}_return_mean"] for k in ks])
+                sd = np.array([rm[f"{env_id}_{kind}_{k}_return_std"] for k in ks])
+                ax.plot(ks, m, color=color, lw=2, label=f"{name}: record (n={record.parameters['n_seeds']})")
+                ax.fill_between(ks, m - sd, m + sd, color=color, alpha=0.18, lw=0)
+            if env_id in P.env_ids:
+                ks = np.array(P.n_demos)
+                m = np.array([np.mean(results[(env_id, kind, k)]["greedy"]) for k in ks])
+                ax.plot(ks, m, color=color, ls="--", marker="o", ms=4, label=f"{name}: this run (n={P.n_seeds})")
+        ax.set_xscale("log")
+        ticks = sorted(set(P.n_demos) | set(record.parameters["n_demos"] if record is not None else []))
+        ax.set_xticks(ticks, [str(k) for k in ticks])
+        ax.set_xlabel("demonstrations (episodes)")
+        ax.set_ylabel("greedy return")
+        ax.set_title(env_id + ("" if env_id in P.env_ids else " (record only)"))
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+save_figure(fig, out / "return_vs_demos_with_record.png")
+plt.show()
+
+# %% [markdown]
 # **Against the targets (1 demonstration: ≥ 95 % of the expert on CartPole and Acrobot, ≥ 90 % on
-# LunarLander, and above BC).** Acrobot: met (100 %, above BC's 99 %, with a 5× smaller spread).
-# LunarLander: missed — 76 %, although well above BC (62 %, and BC's seeds range from crashing to
-# landing); IQ-Learn needs 10 demonstrations for 93 %. CartPole: missed — 69 %, and not above BC
-# (73 %; the difference is within one standard deviation). The "best" checkpoints reach 448 (IQ-Learn)
-# and 478 (BC) on CartPole, so both learners pass through near-expert policies and leave them again.
+# LunarLander, and above BC).** The claims cell below measures each on the record and states the
+# misses with their numbers. What stands behind them:
 #
 # **Why CartPole misses: the expert is brittle, and the imitators make errors off the
-# demonstrations.** The Double-DQN expert loses 18 % of its return when 1 % of its actions are
-# random and 79 % at 10 % (the ε-greedy line in §3); the Acrobot expert loses nothing at 1 % and
-# 23 % at 10 %. Both learners
-# reproduce the expert on its own states (≤ 0.6 % disagreement) but disagree with it on 23–24 % of the
-# states they visit themselves: small differences in the pole's trajectory take them off the single
+# demonstrations.** The record's ε-greedy line (printed above) shows how much the Double-DQN expert
+# loses when a few per cent of its actions are random, far more than the Acrobot expert. Both learners
+# reproduce the expert on its own states but disagree with it on a large share of the states they
+# visit themselves (printed above): small differences in the pole's trajectory take them off the single
 # demonstrated path, where nothing constrains the policy, and this expert does not tolerate the
-# resulting errors. More demonstrations do not cure it within 5,000 updates (k = 3 and 10 are worse
-# than k = 1 for both learners, with large seed spread); the learning curves swing between 100 and 500
-# from one chunk to the next. On LunarLander the learners disagree with the expert on 70–72 % of their
+# resulting errors. More demonstrations do not cure it within 5,000 updates; the learning curves swing
+# from one chunk to the next. On LunarLander the learners disagree with the expert on most of their
 # own states: with one demonstration they land in regions the demonstration never visited.
 #
 # **Why IQ-Learn is not much better than BC here.** Offline and with the telescoped initial term,
 # IQ-Learn's objective *is* α·(BC log-likelihood) − λ E[r²] (§1): the only information beyond BC is the
-# χ² penalty tying Q(s, a) to γV(s') along demonstrated transitions. It regularises (with one
-# demonstration: a 3–4× smaller seed spread on Acrobot and LunarLander, and the higher LunarLander return), but it cannot
-# tell the learner what a non-demonstrated action leads to — no offline method can from expert data
-# alone. The paper's offline experiments report larger gains; we do not reproduce them with these
-# experts, whole-episode demonstrations and 5,000 updates.
+# χ² penalty tying Q(s, a) to γV(s') along demonstrated transitions. It regularises (a smaller seed
+# spread than BC's with one demonstration on Acrobot and LunarLander), but it cannot tell the learner
+# what a non-demonstrated action leads to — no offline method can from expert data alone. The paper's
+# offline experiments report larger gains; we do not reproduce them with these experts, whole-episode
+# demonstrations and 5,000 updates. (A run at the paper's α = 0.01 is not recorded.)
 #
-# **Recovered reward (α = 1).** Acrobot (held-out demonstrations): Pearson 0.92 (`value_expert`) and
-# 0.91 (`v0`) between the episode sum of $\hat r$ and the true return, but −0.15 / −0.08 per step —
-# the per-step reward is not identified beyond shaping, the episode total is. LunarLander (mixed data,
-# 460 episodes): 0.58 / 0.56 for the episode sum and 0.85 / 0.84 for the episode mean; per step 0.12 /
-# 0.08. CartPole (mixed data, 1,600 episodes; the true reward is the constant 1, so per step and on the
-# all-500 demonstrations the correlation is undefined): the episode *sum* correlates negatively with the
-# return (−0.50 / −0.51) because $\hat r$ is negative on average (−5.1 per step on the mixed data vs
-# −0.15 on expert data) — a policy maximising it would rather end the episode, the known weak point of
-# implicit rewards at absorbing states — while the episode *mean* correlates positively for `v0` (0.38;
-# −0.11 for `value_expert`): per step, `v0`'s reward does prefer the behaviour of longer episodes.
+# **Recovered reward.** §4 prints this run's correlations; on the record the episode sum of $\hat r$
+# correlates with the true return on held-out Acrobot demonstrations but not per step — the per-step
+# reward is not identified beyond shaping, the episode total is. On CartPole the true reward is the
+# constant 1, so per step and on the all-500 demonstrations the correlation is undefined (null in the
+# metrics); $\hat r$ is negative on average on the mixed data, the known weak point of implicit rewards
+# at absorbing states.
 #
-# **Wall time to the expert's return from one demonstration (CartPole).** 4.4 s (α = 1; reached at the
-# first evaluation, after 250 updates) and 4.7 s (α = 0.01; 1,500 updates), compilation and evaluation
-# included — under the 30 s target. Because the CartPole policies swing from chunk to chunk (above),
-# "first reaches 500" is a statement about the first evaluation that happens to hit 500, not about a
-# policy that stays there.
+# **Wall time to the expert's return from one demonstration (CartPole)** is printed in §5 (target:
+# under 30 s, compilation and evaluation included). Because the CartPole policies swing from chunk to
+# chunk, "first reaches 500" is a statement about the first evaluation that happens to hit 500, not
+# about a policy that stays there.
+#
+# ## 7. Claims
+#
+# On the record: with one demonstration IQ-Learn reaches ≥ 95 % of the expert on Acrobot and is above
+# BC there; the CartPole (≥ 95 %) and LunarLander (≥ 90 %) targets are stated misses; with 10
+# demonstrations IQ-Learn is within 10 % of the expert on LunarLander. On this run (at least the
+# defaults' budget): IQ-Learn's greedy CartPole policy from three demonstrations reaches ≥ 75 % of the
+# expert, and from one it reproduces the expert on the demonstrated states (disagreement ≤ 10 %).
 
 # %%
-for env_id in P.env_ids:
-    e, rnd = data[env_id]["expert_return"], data[env_id]["random_return"]
-    for k in P.n_demos:
-        iq, b_ = results[(env_id, "iq", k)], results[(env_id, "bc", k)]
-        print(f"{env_id:15s} k={k:2d}  IQ-Learn {np.mean(iq['greedy']):7.1f} ± {np.std(iq['greedy']):5.1f} "
-              f"({normalized_score(np.mean(iq['greedy']), rnd, e):5.1f} % of expert)   "
-              f"BC {np.mean(b_['greedy']):7.1f} ± {np.std(b_['greedy']):5.1f} "
-              f"({normalized_score(np.mean(b_['greedy']), rnd, e):5.1f} %)")
+from iqlib.notebook.claims import Claims
+
+claims = Claims()
+if record is not None:
+    def pct(env_id, kind, k):
+        return rm[f"{env_id}_{kind}_{k}_normalized_score"]
+    if "Acrobot-v1" in rp["env_ids"] and 1 in rp["n_demos"]:
+        claims.add("acrobot_1demo_expert", "IQ-Learn reaches >= 95 % of the expert on Acrobot from 1 demonstration",
+                   pct("Acrobot-v1", "iq", 1), ">= 95 %", pct("Acrobot-v1", "iq", 1) >= 95.0, on="record", headline=True)
+        claims.add("acrobot_1demo_above_bc", "IQ-Learn's Acrobot return from 1 demonstration is above BC's",
+                   rm["Acrobot-v1_iq_1_return_mean"] - rm["Acrobot-v1_bc_1_return_mean"], "> 0",
+                   rm["Acrobot-v1_iq_1_return_mean"] > rm["Acrobot-v1_bc_1_return_mean"], on="record")
+    if "CartPole-v1" in rp["env_ids"] and 1 in rp["n_demos"]:
+        claims.add("cartpole_1demo_expert", "IQ-Learn reaches >= 95 % of the expert on CartPole from 1 demonstration",
+                   pct("CartPole-v1", "iq", 1), ">= 95 %", pct("CartPole-v1", "iq", 1) >= 95.0, expected=False,
+                   on="record", reason="a brittle expert and covariate shift: the imitator disagrees with the expert "
+                   f"on {100 * rm['CartPole-v1_iq_1_disagree_visited']:.0f} % of the states it visits")
+    if "LunarLander-v3" in rp["env_ids"]:
+        claims.add("lunarlander_1demo_expert", "IQ-Learn reaches >= 90 % of the expert on LunarLander from 1 "
+                   "demonstration", pct("LunarLander-v3", "iq", 1), ">= 90 %", pct("LunarLander-v3", "iq", 1) >= 90.0,
+                   expected=False, on="record", reason="one demonstration covers too little of the state space: "
+                   f"disagreement on {100 * rm['LunarLander-v3_iq_1_disagree_visited']:.0f} % of visited states")
+        if 10 in rp["n_demos"]:
+            claims.add("lunarlander_10demo_expert", "IQ-Learn is within 10 % of the expert on LunarLander from 10 "
+                       "demonstrations", pct("LunarLander-v3", "iq", 10), ">= 90 %",
+                       pct("LunarLander-v3", "iq", 10) >= 90.0, on="record")
+full_size = P.train_steps >= 2000 and P.n_seeds >= 3 and P.eval_episodes >= 6
+if "CartPole-v1" in P.env_ids and 3 in P.n_demos:
+    iq3 = float(np.mean(results[("CartPole-v1", "iq", 3)]["greedy"]))
+    iq3_pct = float(normalized_score(iq3, data["CartPole-v1"]["random_return"], data["CartPole-v1"]["expert_return"]))
+    claims.add("cartpole_3demo_75pct", "IQ-Learn's greedy CartPole policy from 3 demonstrations reaches >= 75 % of "
+               "the expert", iq3_pct, ">= 75 %", iq3_pct >= 75.0, expected=full_size,
+               reason="" if full_size else "budget below the defaults", headline=record is None)
+if "CartPole-v1_iq_1_disagree_train" in metrics:
+    d = metrics["CartPole-v1_iq_1_disagree_train"]
+    claims.add("cartpole_1demo_reproduces_demo", "IQ-Learn (1 demonstration) picks the expert's action on >= 90 % "
+               "of the demonstrated states", d, "<= 0.10", d <= 0.10, expected=full_size,
+               reason="" if full_size else "budget below the defaults")
+claims.check()
+metrics.update(claims.metrics())
+
+# %%
 metrics["total_wall_s"] = time.perf_counter() - T_START
 save_metrics(out, {**P.as_metrics(), **metrics})
 print(f"total {metrics['total_wall_s']:.1f} s")

@@ -313,9 +313,19 @@ def test_notebook_smoke_run_with_tiny_parameters(tmp_path):
     for k in ("CartPole-v1_iq_2_return_mean", "CartPole-v1_bc_2_return_mean", "CartPole-v1_expert_return",
               "CartPole-v1_iq_2_stochastic_return_std", "CartPole-v1_iq_2_best_return_mean", "CartPole-v1_iq_2_wall_s"):
         assert k in m and m[k] is not None
-    assert 0 < m["CartPole-v1_iq_2_return_mean"] <= 500 and m["n_demos"] == "2"
+    assert m["n_demos"] == "2"
     assert "CartPole-v1_iq_v0_reward_mean_heldout" in m  # one held-out demonstration
     assert (out / "return_vs_demos.png").is_file()
+    curves = json.loads((out / "curves_CartPole-v1_2.json").read_text())
+    assert curves["x"] == [100, 200] and set(curves["series"]) == {"iq", "bc"}
+    assert np.asarray(curves["series"]["iq"]).shape == (2, 2)
+    record = REPO_ROOT / "results" / "05_neural_iq_learn_offline" / "default" / "metrics.json"
+    if record.is_file():  # the record's claims are read off the record, exactly
+        r = json.loads(record.read_text())
+        assert m["headline_on"] == "record"
+        assert m["claim_acrobot_1demo_expert_value"] == pytest.approx(r["Acrobot-v1_iq_1_normalized_score"])
+        assert m["claim_cartpole_1demo_expert"] is (r["CartPole-v1_iq_1_normalized_score"] >= 95.0)
+    assert "claim_cartpole_3demo_75pct" not in m  # no 3-demonstration run here
 
 
 @pytest.mark.notebooks
