@@ -76,8 +76,14 @@ def test_notebook_reruns_with_overridden_parameters(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["grid_size"] == 5 and metrics["n_demos"] == 5 and metrics["n_states"] == 25
     assert metrics["chi2_sweep"] == "0.0,0.5"
-    assert 0.0 <= metrics["policy_tv"] <= 1.0
-    assert (out / "reward_heatmaps.png").is_file()
+    # an identity, asserted by the notebook at any size: the paper's offline form at λ = 0 is BC
+    assert metrics["claim_paper_form_at_zero_is_bc"] is True and metrics["claim_paper_form_at_zero_is_bc_value"] < 1e-3
+    # 5 demos are below the defaults' data: the headline is stated with its number, not asserted
+    assert metrics["headline_target"] == ">= 0.3" and metrics["headline_value"] == metrics["reward_pearson_visited"]
+    # what the small run still shows: the occupancy form's reward beats the paper form's, and imitation beats uniform
+    assert metrics["reward_pearson_visited"] > metrics["paper_form_reward_pearson_visited"] + 0.2
+    assert metrics["imitation_return_normalised"] > 0.5
+    assert metrics["policy_tv_expert_weighted"] < metrics["policy_tv"]
 
 
 @pytest.mark.notebooks
