@@ -134,12 +134,12 @@ print(f"MLE at β = {P.discount}: RC = {rc:.4f} (SE {se_rc:.3f}), θ11 = {theta1
       f"θc = {theta11 / 1000:.6f}")
 print(f"  log-likelihood {float(mle.loglik):.3f}; converged {bool(mle.converged)} in {int(mle.n_iter)} "
       f"L-BFGS iterations, |grad| {float(mle.grad_norm):.1e}; {mle_seconds:.2f} s incl. compilation")
-ref = REFERENCE.get(P.discount)
+ref = REFERENCE.get(P.discount) if sorted(P.groups) == [1, 2, 3, 4] else None  # measured on all four groups
 if ref is not None:
     print(f"  reference (econirl NFXP): RC {ref[0]}, θc {ref[1]}, loglik {ref[2]}; "
           f"our loglik differs by {float(mle.loglik) - ref[2]:+.3f}")
 else:
-    print("  (no reference number recorded for this discount)")
+    print("  (no reference number recorded for this discount and these groups)")
 
 # %% [markdown]
 # ## 4 · IQ-Learn on the same data
@@ -244,7 +244,7 @@ print(f"bins with both actions observed: {both.sum()}; median raw reward differe
       f"median in keep-only bins {np.median(diff[keep_only]):.0f}")
 
 # %% [markdown]
-# ## 7 · Headline numbers
+# ## 7 · The numbers of this run
 
 # %%
 metrics = {
@@ -271,25 +271,40 @@ metrics = {
     "bc_loglik": bc_loglik,
     "iq_median_reward_diff_both_observed": float(np.median(diff[both])),
 }
-save_metrics(P.output_dir, metrics)
 for k, v in metrics.items():
     print(f"{k:34s} {v}")
 
 # %% [markdown]
-# ## 8 · Claims, asserted
+# ## 8 · Claims
 #
-# The structural MLE reproduces the reference estimate on the same file (log-likelihood within
-# 0.1, RC within 1 %) wherever a reference exists for this discount; both fits converge; no fit
-# beats the empirical choice frequencies (the log-likelihood bound); and at the default penalty
-# (λ ≤ 0.5) IQ-Learn's free table fits the choices better than the 2-parameter model.
+# Headline: on Rust's real data the structural MLE reproduces the reference estimate (econirl's
+# NFXP on the same file, §3): log-likelihood within 0.1. Further claims: RC within 1 % of the
+# reference; both fits converge; no fit beats the empirical choice frequencies (the
+# log-likelihood's upper bound); and at a penalty λ ≤ 0.5 IQ-Learn's free table fits the choices
+# better than the 2-parameter model. The reference exists only for all four groups at β = 0.9999
+# and β = 0.99: otherwise the first two are stated misses without a number; at λ > 0.5 the last
+# is stated with its number, not asserted.
 
 # %%
-assert mle.converged and iq.converged, (bool(mle.converged), bool(iq.converged))
-if ref:
-    assert abs(float(mle.loglik) - ref[2]) < 0.1, (float(mle.loglik), ref[2])
-    assert abs(rc / ref[0] - 1) < 0.01, (rc, ref[0])
-assert bc_loglik >= float(iq.loglik) - 1e-6 and bc_loglik >= float(mle.loglik) - 1e-6, (bc_loglik, float(iq.loglik))
-if P.chi2_weight <= 0.5:
-    assert float(iq.loglik) > float(mle.loglik), (float(iq.loglik), float(mle.loglik))
-print(f"claims hold: MLE loglik {float(mle.loglik):.3f} (reference {ref[2] if ref else 'none'}), "
-      f"IQ-Learn {float(iq.loglik):.3f}, frequency bound {bc_loglik:.3f}")
+from iqlib.notebook.claims import Claims
+
+mle_ll, iq_ll = float(mle.loglik), float(iq.loglik)
+no_ref = "no reference estimate recorded for this discount and these groups"
+claims = Claims()
+claims.add("mle_matches_reference", "The structural MLE's log-likelihood matches the reference NFXP estimate on "
+           "the same data (|difference|)", abs(mle_ll - ref[2]) if ref else float("nan"), "< 0.1",
+           bool(ref) and abs(mle_ll - ref[2]) < 0.1, expected=bool(ref), reason="" if ref else no_ref, headline=True)
+claims.add("mle_rc_matches_reference", "The structural MLE's replacement cost RC matches the reference (relative "
+           "difference)", abs(rc / ref[0] - 1) if ref else float("nan"), "< 0.01",
+           bool(ref) and abs(rc / ref[0] - 1) < 0.01, expected=bool(ref), reason="" if ref else no_ref)
+claims.add("both_converged", "The structural MLE and IQ-Learn both converge (number of converged fits)",
+           int(bool(mle.converged)) + int(bool(iq.converged)), "== 2", bool(mle.converged) and bool(iq.converged))
+bound_slack = bc_loglik - max(iq_ll, mle_ll)
+claims.add("frequency_bound", "No fit beats the empirical choice frequencies' log-likelihood (bound minus the "
+           "best fit)", bound_slack, ">= -1e-6", bound_slack >= -1e-6)
+claims.add("iq_fits_better", "IQ-Learn's free table fits the choices better than the 2-parameter MLE "
+           "(log-likelihood difference)", iq_ll - mle_ll, "> 0", iq_ll > mle_ll, expected=P.chi2_weight <= 0.5,
+           reason="" if P.chi2_weight <= 0.5 else "a χ² weight above 0.5 may shrink the table below the MLE's fit")
+claims.check()
+metrics.update(claims.metrics())
+save_metrics(P.output_dir, metrics)
