@@ -355,7 +355,7 @@ lfo_cfg = IQLearnLfOConfig(critic_lr=P.lfo_critic_lr, batch_size=P.lfo_batch_siz
                            eval_episodes=P.eval_episodes, action_model=P.lfo_action_model)
 PAPER_TABLE8 = {("CartPole-v1", 1): (452, 50), ("CartPole-v1", 10): (485, 25),
                 ("LunarLander-v3", 1): (20, 102), ("LunarLander-v3", 10): (220, 69)}
-lfo_curves, lfo_rows = {}, []
+lfo_curves, lfo_rows, lfo_hist = {}, [], {}
 for lfo_env in P.lfo_env_ids:
     for k in P.lfo_demos:
         t0 = time.perf_counter()
@@ -365,6 +365,7 @@ for lfo_env in P.lfo_env_ids:
         last, best = summary(lh["eval_deterministic"])
         s_last, _ = summary(lh["eval_stochastic"])
         lfo_curves[f"{lfo_env}, {k} demo(s)"] = (lh["step"], lh["eval_deterministic"].mean(-1))
+        lfo_hist[lfo_env, k] = lh
         save_curves(out, f"lfo_{lfo_env}_{k}", lh["step"], {"lfo_deterministic": lh["eval_deterministic"].mean(-1)},
                     x_label="environment steps", y_label="return (mean of episodes)")
         paper = PAPER_TABLE8.get((lfo_env, k), (np.nan, np.nan))
@@ -396,52 +397,126 @@ if lfo_curves:
     plt.show()
 
 # %% [markdown]
-# ## 4. What the numbers say
+# ## 4. The recorded full run, with this run drawn over it
 #
-# The tables above are this run's. With the default parameters (seed 0, 2 seeds, 10,000 steps) we
-# measured on the 2-core CPU machine (shared, so wall times are inflated). These default-run numbers
-# are from the shared online loop (`iqlib.neural.online`); an earlier loop drew its random numbers
-# in another order and, with the same settings, ended at −394 ± 80 (Pendulum) and 265 / 472 (LfO
-# with 1 / 10 demos): at two seeds and 10,000 steps the random streams alone move the result a lot.
-# The full-run, Hopper and LunarLander numbers below were measured with that earlier loop (same
-# algorithm and settings, other random streams) and not rerun.
+# The defaults (2 seeds, 10,000 steps, 1 LfO seed) are a small run, and at two seeds the random
+# streams alone move the result a lot. The project keeps the **full run** as a record
+# (`results/06_iq_learn_online_continuous/default/`, made by `python -m iqlib.notebook.sweep
+# sweeps/full.yaml --entry iq-learn-online-full`: Pendulum 5 seeds × 20,000 steps with the SAC
+# reference trained on the true reward; LfO CartPole 3 seeds × 16,384 steps). In the figure **full lines
+# with shaded min–max bands are the record; dashed lines with dots are this run**.
+
+# %%
+from iqlib.notebook.curves import Curves, compare_at_common_x, plot_over_record
+from iqlib.notebook.records import find_record
+
+found = find_record("06_iq_learn_online_continuous", "default")
+if found is not None and found[0].parameters.get("env_id") != P.env_id:
+    found = None  # a record of another environment says nothing about this one
+record, record_curves = found if found is not None else (None, {})
+fresh = Curves(np.asarray(steps, float), {"iq_deterministic": hist["eval_deterministic"].mean(-1),
+                                          **({"sac": np.asarray(sac_hist["eval_mean"])[None]} if sac_hist is not None else {})},
+               "environment steps", "return (mean of episodes)")
+LABELS = {"iq_deterministic": "IQ-Learn, deterministic", "sac": "SAC with the true reward",
+          "lfo_deterministic": "LfO, greedy"}
+lfo_keys = [f"lfo_{e}_{k}" for e in P.lfo_env_ids for k in P.lfo_demos]
+rec_lfo = {k[4:]: v for k, v in record_curves.items() if k.startswith("lfo_")}
+fig, axes = plt.subplots(1, 1 + len(rec_lfo or lfo_keys), figsize=(5.2 * (1 + len(rec_lfo or lfo_keys)), 3.8),
+                         squeeze=False)
+rec_main = record_curves.get("returns")
+plot_over_record(axes[0][0], fresh, None if rec_main is None else Curves(
+    rec_main.x, {k: v for k, v in rec_main.series.items() if k != "iq_stochastic"}, rec_main.x_label,
+    rec_main.y_label), labels=LABELS)
+axes[0][0].axhline(expert_return, color="k", ls=":", lw=1)
+axes[0][0].set_title(f"{P.env_id}, {P.n_demos} demos")
+for ax, name in zip(axes[0][1:], rec_lfo or [k[4:] for k in lfo_keys]):
+    env_name, k = name.rsplit("_", 1)
+    fresh_lfo = (Curves(np.asarray(lfo_hist[env_name, int(k)]["step"], float),
+                        {"lfo_deterministic": lfo_hist[env_name, int(k)]["eval_deterministic"].mean(-1)},
+                        "environment steps", "return (greedy)")
+                 if (env_name, int(k)) in lfo_hist else Curves(rec_lfo[name].x, {}, "environment steps",
+                                                               "return (greedy)"))
+    plot_over_record(ax, fresh_lfo, rec_lfo.get(name), labels=LABELS)
+    ax.set_title(f"LfO {env_name}, {k} demo(s)")
+fig.tight_layout()
+save_figure(fig, out / "returns_with_record.png")
+plt.show()
+if record is not None:
+    rm, rp, prov = record.metrics, record.parameters, record.provenance
+    print(f"record: {rp['n_seeds']} seeds × {rp['total_steps']} steps, LfO {rp['lfo_seeds']} seeds × "
+          f"{rp['lfo_steps']} steps; commit {prov['git'].get('commit', '?')[:7]}, {prov['wall_time_s'] / 60:.1f} min")
+    print(f"  {P.env_id}: IQ-Learn last {rm[f'{P.env_id}_iq_return_mean']:.1f} ± {rm[f'{P.env_id}_iq_return_std']:.1f} "
+          f"(best {rm[f'{P.env_id}_iq_best_return_mean']:.1f}), expert {rm[f'{P.env_id}_expert_return']:.1f}, "
+          f"SAC with the true reward last {rm.get(f'{P.env_id}_sac_return_last', float('nan')):.1f}; "
+          f"Pearson(r_Q, r) {rm[f'{P.env_id}_implicit_reward_pearson']:.2f}")
+    for e in rp["lfo_env_ids"]:
+        for k in rp["lfo_demos"]:
+            pre = f"{e}_lfo_{k}"
+            print(f"  LfO {e}, {k} demo(s): last {rm[f'{pre}_return_mean']:.1f} ± {rm[f'{pre}_return_std']:.1f} "
+                  f"(best {rm[f'{pre}_best_return_mean']:.1f}); paper Table 8: {rm[f'{pre}_paper_return']}")
+
+# %% [markdown]
+# **What the numbers say.**
 #
-# - **Pendulum.** Return climbs from the random policy's level (about −1200 to −1500) to a last
-#   deterministic evaluation of −183 ± 14 (per seed −197, −169; also the best evaluation), against
-#   −165 for the 10 demonstrations: close to the expert at this budget in this run, though the
-#   earlier loop's run had not got there (above), so read it as "reaches the expert's
-#   neighbourhood within 10k steps for some random streams". The stochastic policy was worse than
-#   the deterministic one (−272 ± 75 last). In the full run (5 seeds × 20,000 steps, 480 s) it reaches the expert's level:
-#   last −178 ± 50 (per seed −194, −143, −144, −142, −269), best −164 ± 53, against −165 for the
-#   demonstrations; SAC from scratch **with** the true reward (1 seed, same networks) ended at −145
-#   (best −119).
-# - **Implicit reward.** Pearson correlation of $r_Q$ with the true reward on the agent's last 4,000
-#   transitions was 0.20 and 0.16 (per seed; 0.29 and 0.21 in the earlier loop's run): positive but
-#   weak. $r_Q$ is identified only up to potential shaping (notebook 04), and the one-sample $V$ adds
-#   noise, so we report it, not assert it.
-# - **Hopper-v5 from one demonstration** (the paper's headline online result, 3546 with 1 demo):
-#   the command in §Parameters with `-p total_steps 100000` (1 seed, 2×256 networks, batch 256
-#   per source, actor step 3e-5, `init_term v0`, absorbing value; 99,000 updates, 3,434 s on the
-#   2-core CPU shared with two other jobs). The deterministic return stayed below about 650 for
-#   the first 30k steps, passed about 3,000 at 60k, and ended at **3,249.9 — the expert's 3,248.4**
-#   (the stochastic policy: 3,266.3). The paper's 3,546 is its own expert's level; relative to the
-#   demonstrator both reach 100 %. One seed only (a second would have cost another hour here), so
-#   this shows the method works at the paper's settings, not its variance. The implicit reward on
-#   the last replay rows correlated only 0.02 with the true reward: the policy is recovered, the
-#   reward (up to shaping, with a one-sample V) is not.
-# - **LfO on CartPole.** From observations only, the last greedy evaluation gave 182 (best 456) with
-#   1 demonstration and 309 (best 428) with 10, one seed each, after 8,192 steps; the paper's Table 8
-#   reports 452 ± 50 and 485 ± 25. The return oscillates between evaluations, so one seed's last
-#   evaluation is a noisy number: in the full run (3 seeds × 16,384 steps) the last evaluations were
-#   244 ± 94 (1 demo) and 232 ± 101 (10 demos), best 401 and 403 — the mean curve plateaus near 250,
-#   **below** Table 8, and more demonstrations did not help. Without the absorbing value (paper's
-#   mask) the agent learned to drop the pole (returns ≈ 9) with either action model.
-# - **LfO on LunarLander** (a full-run setting) is **not reproduced**: in our 40,960-step runs (one
-#   seed, 1 or 10 demonstrations, dynamics or regression action model, with or without the absorbing
-#   value) the greedy return stayed between about −650 and −70, below a random policy, where the paper
-#   reports 20 ± 102 (1 demo) and 220 ± 69 (10). Two reasons we can name: the budget (the paper's
-#   configuration trains for up to 10⁶ steps) and the absorbing value, which treats the expert's
-#   *landing* (a terminal) like a crash; a learned absorbing value (DAC, LS-IQ) would be the next step.
+# - **Pendulum.** The return climbs from the random policy's level (about −1200 to −1500) to the
+#   expert's neighbourhood; the record (printed above) says whether and how closely at 5 seeds, and how
+#   it compares with SAC trained **with** the true reward on the same networks. The stochastic policy is
+#   worse than the deterministic one early on (the table in §2).
+# - **Implicit reward.** The correlation of $r_Q$ with the true reward on the agent's last transitions
+#   (§2, and the record's) is positive but weak: $r_Q$ is identified only up to potential shaping
+#   (notebook 04), and the one-sample $V$ adds noise, so we report it, not assert it.
+# - **LfO on CartPole.** From observations only, the return oscillates between evaluations, so one
+#   seed's last evaluation is a noisy number; the record's mean curve plateaus well **below** the
+#   paper's Table 8, and more demonstrations did not help. Without the absorbing value (paper's mask)
+#   the agent learned to drop the pole with either action model.
+# - **Not recorded.** Hopper-v5 from one demonstration (the paper's headline online result) and LfO on
+#   LunarLander were run in earlier sessions outside the sweep and are not in `results/`; their numbers
+#   are therefore not quoted here. Those runs found Hopper reaching its expert's return from one
+#   demonstration after about 10⁵ steps (1 seed) and LfO on LunarLander staying below a random policy
+#   in 4·10⁴ steps; both await a recorded rerun (`-p env_id Hopper-v5 -p n_demos 1 -p total_steps
+#   100000`, about an hour on two cores).
+#
+# ## 5. Claims
+#
+# On the record: online IQ-Learn reaches the expert's return on Pendulum without ever seeing the
+# reward (normalised last return ≥ 0.9, the headline) and ends within 50 of SAC trained on the true
+# reward; LfO on CartPole reaching 90 % of the paper's Table 8 is a stated miss. On this run (at least
+# the defaults' budget): IQ-Learn climbs to ≥ 0.7 of the random-to-expert range within 10,000 steps,
+# and its mean curve stays within the record's seed band (widened by 150) at the steps both ran.
+
+# %%
+from iqlib.notebook.claims import Claims
+
+claims = Claims()
+if record is not None:
+    norm = rm[f"{P.env_id}_iq_normalized_last"]
+    claims.add("pendulum_reaches_expert", f"Online IQ-Learn reaches the expert's return on {P.env_id} without the "
+               "reward (normalised last return)", norm, ">= 0.9", norm >= 0.9, on="record", headline=True)
+    if f"{P.env_id}_sac_return_last" in rm:
+        gap = rm[f"{P.env_id}_iq_return_mean"] - rm[f"{P.env_id}_sac_return_last"]
+        claims.add("within_50_of_sac", "IQ-Learn's last return is within 50 of SAC trained on the true reward",
+                   gap, ">= -50", gap >= -50.0, on="record")
+    if "CartPole-v1" in rp["lfo_env_ids"] and 1 in rp["lfo_demos"]:
+        lfo1, paper1 = rm["CartPole-v1_lfo_1_return_mean"], rm["CartPole-v1_lfo_1_paper_return"]
+        claims.add("lfo_cartpole_paper", "LfO on CartPole from 1 demonstration reaches 90 % of the paper's Table 8 "
+                   f"({paper1})", lfo1, f">= {0.9 * paper1:.0f}", lfo1 >= 0.9 * paper1, expected=False, on="record",
+                   reason=f"{rp['lfo_steps']} steps: the greedy return oscillates and its mean plateaus near half "
+                   "the expert's")
+full_size = P.total_steps >= 10_000 and P.n_seeds >= 2 and P.n_demos >= 10
+fresh_norm = metrics[f"{key}_iq_normalized_last"]
+claims.add("fresh_climbs", f"IQ-Learn's deterministic return on {P.env_id} reaches >= 0.7 of the random-to-expert "
+           "range in this run", fresh_norm, ">= 0.7", fresh_norm >= 0.7, expected=full_size,
+           reason="" if full_size else "budget below the defaults", headline=record is None)
+same = record is not None and all(rp.get(k) == P[k] for k in ("seed", "n_demos", "hidden", "batch_size", "train_freq",
+                                                               "learning_starts", "critic_lr", "actor_lr"))
+if same and rec_main is not None:
+    agree = compare_at_common_x(fresh, rec_main, "iq_deterministic", tolerance=150.0)
+    claims.add("fresh_inside_record_band", "This run's mean IQ-Learn curve lies inside the record's seed band "
+               f"(± 150) at the steps both ran ({', '.join(str(int(x)) for x in agree.x)})",
+               float(np.max(np.abs(agree.fresh - agree.record_mean))), "inside [min − 150, max + 150]",
+               agree.inside_band, expected=full_size, reason="" if full_size else "budget below the defaults")
+claims.check()
+metrics.update(claims.metrics())
 
 # %%
 metrics["runtime_s"] = time.perf_counter() - T_START

@@ -258,3 +258,12 @@ def test_notebook_06_small_run(tmp_path):
                 "CartPole-v1_lfo_1_return_mean", "CartPole-v1_lfo_10_return_mean"):
         assert key in metrics and metrics[key] is not None
     assert (out / "returns_vs_steps.png").is_file()
+    curves = json.loads((out / "curves_returns.json").read_text())
+    assert curves["x"] == [400, 800] and np.asarray(curves["series"]["iq_deterministic"]).shape == (1, 2)
+    assert np.mean(curves["series"]["iq_deterministic"][0][-1]) == pytest.approx(metrics["Pendulum-v1_iq_return_mean"])
+    assert metrics["claim_fresh_climbs_value"] == pytest.approx(metrics["Pendulum-v1_iq_normalized_last"])
+    record = REPO_ROOT / "results" / "06_iq_learn_online_continuous" / "default" / "metrics.json"
+    if record.is_file():  # the headline is read off the record, exactly
+        r = json.loads(record.read_text())
+        assert metrics["headline_on"] == "record"
+        assert metrics["headline_value"] == pytest.approx(r["Pendulum-v1_iq_normalized_last"])
