@@ -457,8 +457,9 @@ save_figure(fig, P.output_dir / "rust_normalised_keep_reward.png")
 # which the data never see. With a smooth $Q$, RC comes out of an extrapolation, and the
 # table shows how much it moves with the polynomial degree: this is the honest uncertainty of
 # RC under any estimator that does not impose Rust's linear cost. The MLE imposes it, and
-# its RC is exactly as good as that assumption. Said plainly: the default degree 2 lands
-# within 5 % of the MLE's RC, degrees 1 and 3 do not, and nothing in the data singles out
+# its RC is exactly as good as that assumption. Said plainly: at the defaults (γ = 0.9999) the
+# degree-2 fit lands within 5 % of the MLE's RC (the claims at the end check it), degrees 1 and 3
+# do not (the `RC / RC_MLE − 1` column of the table above), and nothing in the data singles out
 # degree 2 (the likelihood keeps rising with the degree). Read the 5 % agreement as "a
 # quadratic log-odds extrapolates like Rust's model", not as an independent confirmation.
 #
@@ -512,26 +513,45 @@ metrics.update({
     "runtime_s": time.perf_counter() - T0,
 })
 (P.output_dir / "tables.md").write_text("## Known truth\n\n" + table_known + "\n\n## Rust\n\n" + table_rust + "\n")
-save_metrics(P.output_dir, metrics)
 print(json.dumps({k: metrics[k] for k in ["iq_raw_reward_nrmse", "iq_anchor_reward_nrmse", "iq_anchor_value_nrmse",
                                           "iq_anchor_q_nrmse", "iq_policy_tv", "iq_anchor_regret_a", "iq_anchor_regret_b",
                                           "iq_anchor_regret_c", "rust_iq_anchor_rc", "rust_mle_rc", "runtime_s"]}, indent=1))
 
 # %% [markdown]
-# ## Claims, asserted
+# ## Claims
 #
-# What this notebook claims, checked on its own run: raw IQ-Learn rewards fail the reward gate
-# and their gap to the truth is almost all potential shaping; the oracle MLE passes it; and with
-# the default small penalty (λ ≤ 0.01) and enough data (≥ 10⁵ observations) IQ-Learn + anchor
-# passes every gate (policy TV, nRMSE of reward / V / Q, the three counterfactual regrets).
+# Headline: with the default small penalty (λ ≤ 0.01) and enough data (≥ 10⁵ observations),
+# IQ-Learn + anchor passes every gate (policy TV, nRMSE of reward / V / Q, the three
+# counterfactual regrets); the value is the worst check as a fraction of its gate, so ≤ 1 passes.
+# Further claims, asserted at any size: raw IQ-Learn rewards fail the reward gate, and their gap
+# to the truth is almost all potential shaping (share > 0.9); the oracle MLE passes the reward
+# gate. On Rust's data at the defaults (γ = 0.9999, degree 2) the anchored linear-Q IQ-Learn's RC
+# is within 5 % of the MLE's (a deterministic number on fixed data; at another discount or degree
+# it is stated with its number, not asserted).
 
 # %%
+from iqlib.notebook.claims import Claims
+
 gate = rc.GATES["reward_nrmse"]
-assert metrics["iq_raw_reward_nrmse"] > gate, metrics["iq_raw_reward_nrmse"]
-assert metrics["iq_raw_shaping_share"] > 0.9, metrics["iq_raw_shaping_share"]
-assert metrics["mle_reward_nrmse"] <= gate, metrics["mle_reward_nrmse"]
-if P.chi2_weight <= 0.01 and P.n_obs >= 100_000:
-    assert metrics["iq_anchor_passes_all"], {k: metrics[k] for k in metrics if k.startswith("iq_anchor")}
-print(f"claims hold: raw reward nRMSE {metrics['iq_raw_reward_nrmse']:.3f} > {gate} "
-      f"(shaping share {metrics['iq_raw_shaping_share']:.4f}); anchored {metrics['iq_anchor_reward_nrmse']:.3f}; "
-      f"MLE {metrics['mle_reward_nrmse']:.4f}; anchored passes all gates: {metrics['iq_anchor_passes_all']}")
+anchor_row = known[anchor_name]
+worst_gate = max(anchor_row[k] / g for k, g in rc.GATES.items() if k in anchor_row)
+enough = P.chi2_weight <= 0.01 and P.n_obs >= 100_000
+rust_default = P.rust_discount == 0.9999 and P.rust_q_degree == 2
+rust_err = abs(metrics["rust_iq_anchor_rc_rel_err"])
+claims = Claims()
+claims.add("anchored_passes_all", "IQ-Learn + anchor passes every recovery gate (worst check / its gate)", worst_gate,
+           "<= 1", bool(anchor_row["passes_all"]), expected=enough, headline=True,
+           reason="" if enough else "λ above 0.01 or fewer than 10⁵ observations")
+claims.add("raw_reward_fails_gate", "The raw IQ-Learn reward fails the reward gate (nRMSE)",
+           metrics["iq_raw_reward_nrmse"], f"> {gate}", metrics["iq_raw_reward_nrmse"] > gate)
+claims.add("raw_gap_is_shaping", "The raw reward's gap to the truth is almost all potential shaping (share)",
+           metrics["iq_raw_shaping_share"], "> 0.9", metrics["iq_raw_shaping_share"] > 0.9)
+claims.add("mle_passes_reward_gate", "The structural MLE (the oracle) passes the reward gate (nRMSE)",
+           metrics["mle_reward_nrmse"], f"<= {gate}", metrics["mle_reward_nrmse"] <= gate)
+claims.add("rust_rc_within_5pct", "On Rust's data the anchored linear-Q IQ-Learn's RC is within 5 % of the MLE's "
+           "(|relative difference|)", rust_err, "<= 0.05", rust_err <= 0.05, expected=rust_default,
+           reason="" if rust_default else "another discount or degree than the defaults (γ = 0.9999, degree 2)")
+claims.check()
+metrics.update(claims.metrics())
+metrics["runtime_s"] = time.perf_counter() - T0
+save_metrics(P.output_dir, metrics)

@@ -4,6 +4,8 @@ import jax
 import numpy as np
 import pytest
 
+from iqlib.data.files import read_json
+from iqlib.notebook.runner import execute_notebook
 from iqlib.tabular import counterfactual as cf
 from iqlib.tabular import recovery as rc
 from iqlib.tabular.anchor import anchor_normalise, anchor_normalise_q, fit_iq_learn_anchored
@@ -144,20 +146,22 @@ def test_anchored_iq_learn_satisfies_anchor(truth):
 
 @pytest.mark.notebooks
 def test_notebook_04_runs_small(tmp_path, repo_root):
-    from iqlib.data.files import read_json
-    from iqlib.notebook.runner import execute_notebook
-
     out = tmp_path / "04"
     execute_notebook(repo_root / "notebooks" / "04_reward_recovery_checks.py", out, parameters={
         "n_obs": 20000, "sample_sizes": [2000, 20000], "n_seeds": 1, "chi2_path": [0.5, 0.01],
         "rust_q_degrees": [2], "rust_discount": 0.99,
     })
     m = read_json(out / "metrics.json")
-    for k in ["iq_raw_reward_nrmse", "iq_anchor_reward_nrmse", "iq_anchor_value_nrmse", "iq_anchor_q_nrmse",
-              "iq_policy_tv", "iq_anchor_regret_a", "iq_anchor_regret_b", "iq_anchor_regret_c",
-              "rust_iq_anchor_rc", "rust_mle_rc"]:
-        assert isinstance(m[k], float), k
+    # asserted by the notebook at any size: raw rewards fail the gate, their gap is shaping, the oracle passes
+    for name in ("raw_reward_fails_gate", "raw_gap_is_shaping", "mle_passes_reward_gate"):
+        assert m[f"claim_{name}"] is True, name
     assert m["iq_raw_reward_nrmse"] > 0.3 > m["iq_anchor_reward_nrmse"]  # shaping vs anchored
+    assert m["iq_anchor_reward_nrmse"] > m["mle_reward_nrmse"]  # the correctly specified MLE has the lowest floor
     assert m["shaping_epic_dynamics"] < 1e-6 and m["shaping_anchor_maxdiff"] < 1e-6
-    for fig in ["counterfactual_regret.png", "chi2_path.png", "sample_size_curves.png", "rust_normalised_keep_reward.png"]:
-        assert (out / fig).exists()
+    # 2·10⁴ observations are below the headline's 10⁵: stated with its number (worst check / gate), not asserted
+    assert m["headline_claim"].startswith("IQ-Learn + anchor passes every") and m["headline_target"] == "<= 1"
+    assert m["headline_verdict"] == ("holds" if m["iq_anchor_passes_all"] else "miss")
+    # Rust at β = 0.99: the MLE gives econirl's NFXP estimate RC = 9.3138 (notebook 03's reference);
+    # the degree-2 RC claim is for γ = 0.9999 and is only stated here
+    assert m["rust_mle_rc"] == pytest.approx(9.3138, rel=1e-3)
+    assert m["claim_rust_rc_within_5pct_value"] == pytest.approx(abs(m["rust_iq_anchor_rc"] / m["rust_mle_rc"] - 1))
