@@ -10,6 +10,7 @@ import json
 import jax
 import numpy as np
 import pytest
+from papermill.exceptions import PapermillExecutionError
 
 from iqlib.problems.gridworld import make_gridworld
 from iqlib.tabular.iq_learn import IQLearnConfig
@@ -88,8 +89,6 @@ def test_notebook_reruns_with_overridden_parameters(tmp_path):
 
 @pytest.mark.notebooks
 def test_notebook_rejects_bad_grid_size(tmp_path):
-    from papermill.exceptions import PapermillExecutionError
-
     with pytest.raises(PapermillExecutionError, match="grid_size"):
         execute_notebook(NOTEBOOK, tmp_path / "bad", {"grid_size": 1})
     assert not (tmp_path / "bad" / "metrics.json").exists()

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from papermill.exceptions import PapermillExecutionError
 
 from iqlib.neural.iql import expectile_loss
 from iqlib.notebook.runner import REPO_ROOT, execute_notebook
@@ -100,7 +101,5 @@ def test_notebook_reruns_with_tiny_parameters(tmp_path):
 @pytest.mark.notebooks
 @pytest.mark.parametrize("old, new", [("taus", "expectiles"), ("learning_rate", "sgd_lr")])
 def test_notebook_rejects_the_old_parameter_names(tmp_path, old, new):
-    from papermill.exceptions import PapermillExecutionError
-
     with pytest.raises(PapermillExecutionError, match=f"renamed to '{new}'"):
         execute_notebook(NOTEBOOK, tmp_path / "old", {old: [0.5] if old == "taus" else 0.5})

@@ -6,6 +6,7 @@ import json
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from papermill.exceptions import PapermillExecutionError
 
 from iqlib.tabular.dataset import monte_carlo_returns
 from iqlib.tabular.iql import IQLTabularConfig, awr_policy, behaviour_cloning, fit_iql_tabular, onestep_awr
@@ -148,7 +149,5 @@ def test_notebook_reruns_with_overridden_parameters(tmp_path):
 
 @pytest.mark.notebooks
 def test_notebook_rejects_the_old_parameter_name(tmp_path):
-    from papermill.exceptions import PapermillExecutionError
-
     with pytest.raises(PapermillExecutionError, match="renamed to 'expectiles'"):
         execute_notebook(NOTEBOOK, tmp_path / "old", {"taus": [0.5, 0.9]})
