@@ -1,11 +1,14 @@
-"""Shared test setup: headless matplotlib and the repository root."""
+"""Shared test setup: headless matplotlib, JAX's persistent compilation cache, the repository root."""
 
 import os
 import pathlib
 
 import pytest
 
+from iqlib.core.compile_cache import cache_settings  # imports no jax: the settings come first
+
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.update(cache_settings())  # nbmake's kernels and papermill's inherit it
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -29,6 +29,8 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
+from iqlib.core.compile_cache import cache_settings
+
 __all__ = ["REPO_ROOT", "ensure_kernel", "EncryptedKernelManager", "execution_env"]
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -86,8 +88,11 @@ class EncryptedKernelManager(AsyncKernelManager):
 
 @contextlib.contextmanager
 def execution_env() -> Iterator[None]:
-    """Environment for kernels: headless matplotlib, and this iqlib importable (restored after)."""
-    saved = {key: os.environ.get(key) for key in ("MPLBACKEND", "PYTHONPATH")}
+    """Environment for kernels: headless matplotlib, this iqlib importable, and JAX's persistent
+    compilation cache (``iqlib.core.compile_cache``); restored after."""
+    cache = cache_settings()
+    saved = {key: os.environ.get(key) for key in ("MPLBACKEND", "PYTHONPATH", *cache)}
+    os.environ.update(cache)
     os.environ["MPLBACKEND"] = "Agg"
     pythonpath = [str(REPO_ROOT)] + [p for p in (saved["PYTHONPATH"] or "").split(os.pathsep) if p]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(pythonpath))
