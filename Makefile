@@ -72,6 +72,14 @@ data-locomotion: install
 data-maze: install
 	$(VPY) scripts/make_maze_data.py
 
+.PHONY: minari
+
+## minari: publish every offline set of data/offline into the local Minari root ($$MINARI_DATASETS_PATH, else
+## ~/.minari/datasets) as iqlib/<env>/<kind>-v0, with reference scores and the eval env, and check that each
+## round trip ours -> Minari -> ours is bit-identical (scripts/publish_minari.py; the .npz files are only read)
+minari: install
+	$(VPY) scripts/publish_minari.py
+
 ## lab: open the notebooks in JupyterLab; a double click opens a notebooks/*.py as a notebook
 ## (jupytext's viewer, set in the venv's share/jupyter/lab/settings/overrides.d/iqlib.json); edits are
 ## saved to the .py (jupytext.toml pairs it with a git-ignored .ipynb)

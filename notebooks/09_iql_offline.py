@@ -62,7 +62,11 @@ expectile = None
 awr_temperature = None
 
 # %% [markdown]
-# **Parameters.** `datasets`: names from `iqlib.data.registry.dataset_names()`; `n_seeds`
+# **Parameters.** `datasets`: names from `iqlib.data.registry.dataset_names()`, or ids of local Minari
+# datasets (a name with a `/`, e.g. `mujoco/hopper/medium-v0`, read from `$MINARI_DATASETS_PATH` or
+# `~/.minari/datasets`, never downloaded; `make minari` publishes ours as `iqlib/<env>/<kind>-v0`; README,
+# "Minari"), evaluated on the dataset's `eval_env` spec, with its domain from the action space and its
+# reference scores from its metadata, else ours for the same env; `n_seeds`
 # independent trainings per method (vmapped); `train_steps` updates per method, evaluated every
 # `eval_every` updates on `eval_episodes` episodes per seed (the same reset seeds every time);
 # `hidden` is the width of the two hidden layers of every network (paper: 256; the default 64

@@ -40,7 +40,9 @@ hidden = [64, 64]
 batch_size = 256
 
 # %% [markdown]
-# **Parameters.** `dataset` is a registered offline dataset (`iqlib.data.registry`); its domain
+# **Parameters.** `dataset` is a registered offline dataset (`iqlib.data.registry`) or the id of a local
+# Minari dataset (e.g. `iqlib/pointmaze-medium/stitch-v0` after `make minari`; never downloaded), whose
+# `eval_env` spec is the environment fine-tuned and evaluated in; its domain
 # chooses the IQL preset (maze: τ 0.9, β 10; locomotion: τ 0.7, β 3). `offline_steps` IQL updates
 # of pre-training, then `online_steps` environment steps, each block of `train_freq` steps followed
 # by `train_freq` updates (one update per step, as the authors). The from-scratch baseline acts

@@ -2,9 +2,9 @@
 
 :class:`EnvId` checks gymnasium's registry (with the project's own ``iqlib/...`` ids, which
 :mod:`iqlib.core.envs` registers) and optionally the action space and the demo file;
-:class:`DatasetName` the offline registry and its files; :func:`demo_episodes` counts the
-episodes of a demo file. A notebook's validation cell uses them to refuse a bad name before
-any work, instead of failing minutes later inside a driver.
+:class:`DatasetName` the offline registry and its files (or, for a Minari id, the local Minari
+root); :func:`demo_episodes` counts the episodes of a demo file. A notebook's validation cell
+uses them to refuse a bad name before any work, instead of failing minutes later inside a driver.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from iqlib.core.transitions import episode_bounds
 from iqlib.data.datasets import load_dataset
 from iqlib.data.demos import DEMOS_DIR
 from iqlib.data.files import read_json
+from iqlib.data.minari_io import is_minari_id, local_minari_ids, minari_root
 from iqlib.data.registry import dataset_names, dataset_path
 from iqlib.notebook.validators import _fail
 
@@ -73,16 +74,26 @@ class EnvId:
 
 @dataclass(frozen=True)
 class DatasetName:
-    """A registered offline dataset (``iqlib.data.registry.dataset_names()``) whose files exist.
+    """A registered offline dataset (``iqlib.data.registry.dataset_names()``) whose files exist, or the id
+    of a dataset in the local Minari root (a name with a ``/``, e.g. ``mujoco/hopper/medium-v0``; see
+    :func:`iqlib.data.minari_io.local_minari_ids`: nothing is downloaded).
 
     >>> DatasetName()("dataset", "cartpole-mixed")
     'cartpole-mixed'
     """
 
     def __call__(self, name: str, value: Any) -> str:
+        if is_minari_id(value):
+            ids = local_minari_ids()
+            if value not in ids:
+                raise ValueError(f"parameter {name!r}: unknown Minari dataset {value!r}: not in the local Minari root "
+                                 f"{minari_root()} (set MINARI_DATASETS_PATH to choose the root); local ids: {ids}. "
+                                 f"Nothing is downloaded: `minari download {value}` fetches a remote one, "
+                                 "`make minari` publishes the project's own")
+            return value
         names = dataset_names()
         if not isinstance(value, str) or value not in names:
-            raise _fail(name, value, f"one of {names!r}")
+            raise _fail(name, value, f"one of {names!r} or the id of a local Minari dataset (with a '/')")
         parts = ([value[: -len("-expert")], value[: -len("-medium-expert")] + "-expert"]
                  if value.endswith("-medium-expert") else [value])
         for part in parts:
