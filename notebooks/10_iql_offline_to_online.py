@@ -264,7 +264,7 @@ for name, runs in (("fine-tuned", fine), ("from scratch", scratch)):
 # %%
 key = P.dataset
 res = {"offline": fine_scores[:, 0], "finetuned": fine_scores[:, -1], "scratch": scratch_scores[:, -1]}
-metrics = {**P.as_metrics(), "env_id": info["env_id"], "offline_wall_s": offline_wall,
+metrics = {**P.as_metrics(), "env_id": info["env_id"], "ref_source": info.get("ref_source"), "offline_wall_s": offline_wall,
            "finetune_wall_s": float(sum(r.wall_s for r in fine)),
            "scratch_wall_s": float(sum(r.wall_s for r in scratch)),
            "online_fraction_of_buffer": P.online_steps / (n_off + P.online_steps)}
