@@ -265,3 +265,23 @@ def test_write_refuses_an_episode_minari_cannot_hold_exactly():
     with pytest.raises(ValueError, match=r"test/x-v0: episode 0 \(steps 0..3\) has next_obs\[t\] != obs\[t \+ 1\]"):
         write_minari(t, "test/x-v0", "CartPole-v1", ref_min_score=0.0, ref_max_score=1.0, description="",
                      algorithm_name="")
+
+
+@pytest.mark.notebooks
+def test_notebook_09_runs_from_a_minari_id(tmp_path):
+    """`-p datasets '["test/cartpole/ends-v0"]'`: the notebook validates, trains, evaluates and writes its curves."""
+    import json
+
+    from iqlib.notebook.runner import REPO_ROOT, execute_notebook
+
+    _collect_cartpole()
+    out = tmp_path / "09"
+    execute_notebook(REPO_ROOT / "notebooks" / "09_iql_offline.py", out,
+                     {"datasets": [ENDS_ID], "n_seeds": 2, "train_steps": 100, "eval_every": 50, "eval_episodes": 1,
+                      "hidden": 16})
+    m = json.loads((out / "metrics.json").read_text())
+    assert "Minari metadata" in m[f"{ENDS_ID}_ref_source"]
+    gap = m[f"{ENDS_ID}_iql_score_mean"] - m[f"{ENDS_ID}_bc_score_mean"]
+    assert m["claim_test_cartpole_ends_v0_iql_ge_bc_value"] == pytest.approx(gap)
+    curves = json.loads((out / "curves_test--cartpole--ends-v0.json").read_text())
+    assert curves["x"] == [50, 100] and np.asarray(curves["series"]["iql"]).shape == (2, 2)
