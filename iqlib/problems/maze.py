@@ -33,7 +33,7 @@ from iqlib.tabular.checks import check_indices
 
 __all__ = ["Maze", "parse_maze", "distances_to", "navigation_policy", "generate_episodes", "optimal_values",
            "success_probability", "policy_values",
-           "STITCHING_LAYOUT", "STITCHING_MIX", "stitching_dataset"]
+           "STITCHING_LAYOUT", "STITCHING_MIX", "stitching_dataset", "WALK_AWAY_LAYOUT", "WALK_AWAY_MIX"]
 
 STAY = ACTIONS.index("stay")
 
@@ -269,6 +269,14 @@ STITCHING_MIX = (("S", "M", 0.30), ("S", "R", 0.20), ("M", "G", 0.15), ("M", "D"
 """(start region, target region, fraction of episodes): start→midpoint and start→corner episodes
 never leave the start side; midpoint→goal episodes start at M, not in the start room; the rest
 go from M to the dead ends D and E. No episode both starts in S and reaches G."""
+
+WALK_AWAY_LAYOUT = STITCHING_LAYOUT[:5] + ("#..MMMCCCC#", "#.#######C#", "#DD#GGCCCC#", STITCHING_LAYOUT[-1])
+"""`STITCHING_LAYOUT` (the same cells and moves) with its goal branch labelled C: the corridor from
+the right end of M round to the cell beside the goal."""
+
+WALK_AWAY_MIX = (("S", "M", 0.30), ("S", "R", 0.10), ("M", "G", 0.05), ("C", "D", 0.55))
+"""Data whose behaviour walks away from the goal: most episodes start on the goal branch C and walk
+back past M to the pocket D; only 5 % go from M to G. No episode both starts in S and reaches G."""
 
 
 def stitching_dataset(rng: np.random.Generator, maze: Maze, n_trajectories: int, horizon: int, epsilon: float,

@@ -10,7 +10,8 @@ from papermill.exceptions import PapermillExecutionError
 
 from iqlib.tabular.dataset import monte_carlo_returns
 from iqlib.tabular.iql import IQLTabularConfig, awr_policy, behaviour_cloning, fit_iql_tabular, onestep_awr
-from iqlib.problems.maze import STITCHING_LAYOUT, parse_maze, stitching_dataset, success_probability
+from iqlib.problems.maze import (STITCHING_LAYOUT, WALK_AWAY_LAYOUT, WALK_AWAY_MIX, parse_maze, stitching_dataset,
+                                 success_probability)
 from iqlib.notebook.runner import REPO_ROOT, execute_notebook
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "08_iql_tabular_stitching.py"
@@ -94,6 +95,23 @@ def test_iql_stitches_where_bc_fails():
     assert success(iql.policy) > 0.9 and success(bc) < 0.5
 
 
+def test_walk_away_data_separate_iql_from_one_step():
+    """When the behaviour walks away from the goal on the goal branch, IQL still stitches; one-step AWR does not."""
+    maze = parse_maze(WALK_AWAY_LAYOUT)
+    assert np.array_equal(maze.next_state, parse_maze(STITCHING_LAYOUT).next_state)  # same maze, new labels
+    data = stitching_dataset(np.random.default_rng(1), maze, n_trajectories=60, horizon=40, epsilon=0.2,
+                             mix=WALK_AWAY_MIX)
+    starts, goal = maze.region("S"), maze.regions["G"]
+
+    def success(pi):
+        return float(success_probability(pi, maze.next_state, goal, 100)[starts].mean())
+
+    S, A = maze.n_states, maze.n_actions
+    assert success(fit_iql_tabular(data, S, A).policy) > 0.9
+    assert success(onestep_awr(data, S, A, evaluation="sarsa").policy) < 0.1
+    assert success(onestep_awr(data, S, A, evaluation="monte_carlo").policy) < 0.1
+
+
 def _good():
     return chain(3)
 
@@ -136,15 +154,34 @@ def test_notebook_reruns_with_overridden_parameters(tmp_path):
     assert metrics["expectiles"] == "0.5,0.9" and "expectile_0p9_success_rate" in metrics
     assert "expectile_0p99_success_rate" not in metrics
     # identities of the method and the data's premise: asserted by the notebook at any size
-    for name in ("tau_half_is_sarsa", "value_rises_with_tau", "no_start_to_goal_episode"):
+    for name in ("tau_half_is_sarsa", "value_rises_with_tau", "no_start_to_goal_episode",
+                 "walk_away_no_start_to_goal_episode", "max_backup_brackets_v_star", "q_iteration_is_v_star"):
         assert metrics[f"claim_{name}"] is True, name
     assert metrics["expectile_0p5_v_start"] == pytest.approx(metrics["onestep_v_start"], abs=1e-3)
     assert metrics["expectile_0p5_v_start"] < metrics["expectile_0p9_v_start"] < metrics["optimal_value_start"]
     # 40 trajectories are below the defaults' budget: the headline is stated, not asserted, but it still holds
-    assert metrics["headline_claim"].startswith("IQL's success rate") and metrics["headline_target"] == ">= 0.5"
-    assert metrics["headline_value"] == pytest.approx(metrics["iql_success_rate"] - metrics["bc_success_rate"])
-    assert metrics["iql_success_rate"] > 0.9 and metrics["bc_success_rate"] < 0.5
+    assert metrics["headline_claim"].startswith("On the walk-away data IQL's success rate")
+    assert metrics["headline_target"] == ">= 0.5"
+    single_step = max(metrics[f"walk_away_{k}_success_rate"] for k in ("bc", "onestep", "onestep_mc"))
+    assert metrics["headline_value"] == pytest.approx(metrics["walk_away_iql_success_rate"] - single_step)
+    assert metrics["walk_away_iql_success_rate"] > 0.9 and single_step < 0.1
     assert metrics["headline_verdict"] == "holds"
+    assert metrics["claim_iql_beats_bc_value"] == pytest.approx(metrics["iql_success_rate"] - metrics["bc_success_rate"])
+    assert metrics["iql_success_rate"] > 0.9 and metrics["bc_success_rate"] < 0.5
+    # the walk-away τ sweep runs the same code: τ = 0.5 is one-step SARSA there too
+    assert metrics["walk_away_expectile_0p5_success_rate"] == pytest.approx(metrics["walk_away_onestep_success_rate"])
+    assert metrics["claim_walk_away_tau_effect_value"] == pytest.approx(
+        metrics["walk_away_expectile_0p9_success_rate"] - metrics["walk_away_expectile_0p5_success_rate"])
+    # the trap: the optimistic max backup's V(start) is above V*, its own policy earns far less, and the
+    # simulated return agrees with the exact one; IQL stays at or below V*
+    over = metrics["trap_optimistic_v_learned"] - metrics["trap_optimistic_v_policy"]
+    assert metrics["claim_max_backup_overestimates_optimistic_value"] == pytest.approx(over)
+    assert metrics["trap_optimistic_v_learned"] >= metrics["optimal_value_start"] - 1e-3 and over > 50
+    assert metrics["trap_optimistic_v_policy_mc"] == pytest.approx(metrics["trap_optimistic_v_policy"], abs=0.1)
+    assert metrics["trap_pessimistic_v_learned"] <= metrics["optimal_value_start"] + 1e-3
+    assert metrics["trap_iql_v_learned"] <= metrics["optimal_value_start"]
+    assert metrics["claim_iql_error_bounded_value"] == pytest.approx(
+        metrics["trap_iql_v_learned"] - metrics["trap_iql_v_policy"])
 
 
 @pytest.mark.notebooks
