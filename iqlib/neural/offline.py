@@ -5,7 +5,9 @@ metrics)``; :class:`OfflineTrainer` wraps them: ``train(key) -> (carry, metrics)
 ``jax.vmap(train)(keys)`` runs seeds in parallel, and ``train.run(keys, callback=...)`` runs all
 seeds in compiled ``lax.scan`` chunks (:func:`iqlib.core.training.make_chunk`), calling back between
 chunks (evaluation → learning curves). The dataset is an *argument* of the compiled chunk, never
-a closed-over constant, so a large dataset is not baked into the executable.
+a closed-over constant, so a large dataset is not baked into the executable. With several local
+devices, ``run`` splits the seeds over them (:mod:`iqlib.core.sharding`; the same keys, floats
+equal to float32 round-off).
 
 Also here: dataset preparation (:func:`prepare_data`, :func:`action_space`, :func:`sample_batch`)
 and acting with a Gaussian or categorical policy head (:func:`deterministic_act`,
@@ -25,6 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from iqlib.core.envs import evaluate
+from iqlib.core.sharding import replicate, shard_seeds
 from iqlib.core.training import make_chunk, stack_metrics
 from iqlib.core.transitions import Transitions, to_arrays, to_transitions
 from iqlib.neural.acting import deterministic_act, stochastic_act
@@ -186,7 +189,14 @@ class OfflineTrainer:
           seed_group: vmap the seeds in groups of this size and run the groups one after
             another inside the compiled chunk (same numbers; on a CPU, groups whose training
             state fits in the cache can be faster than vmapping all seeds, see
-            ``benchmarks/bench_iql.py``). None: all seeds vmapped together.
+            ``benchmarks/bench_iql.py``). None: all seeds vmapped together. Keep None with
+            several devices: grouped seeds are not divided between them (XLA runs every group
+            on every device; the carry comes back replicated; same numbers).
+
+        With several local devices the carry's seed axis is split over as many of them as divide
+        the number of seeds and the dataset is copied to each (:mod:`iqlib.core.sharding`); the
+        compiled chunks then run each device's seeds there (the same keys and operations as on
+        one device; floats equal to float32 round-off, see the module).
 
         Returns:
           ``(carry, metrics)``: metrics as numpy arrays ``(n_seeds, num_steps)``.
@@ -198,13 +208,14 @@ class OfflineTrainer:
         if seed_group is not None and (int(seed_group) < 1 or n % int(seed_group)):
             raise ValueError(f"seed_group ({seed_group}) must be a positive divisor of the number of seeds ({n})")
         chunk = self._chunk_seeds if seed_group in (None, n) else self._grouped_chunk(int(seed_group))
-        carry = jax.jit(jax.vmap(self.init))(keys)
+        carry = shard_seeds(jax.jit(jax.vmap(self.init))(keys), n)
+        data = replicate(self.data, n)
         steps = range(self.chunk_size, self.num_steps + 1, self.chunk_size)
         if progress:
             steps = tqdm(steps, desc=desc, unit="chunk")
         history = []
         for done in steps:
-            carry, metrics = chunk(carry, self.data)
+            carry, metrics = chunk(carry, data)
             metrics = jax.device_get(metrics)
             history.append(metrics)
             if callback is not None:

@@ -12,8 +12,12 @@ of T steps makes T − learning_starts updates.
 What differs between learners comes in as arguments: the update and its minibatch sampler
 (uniform replay rows; demos mixed in for IQ-Learn; a view of the buffer for IQL), the act function
 (ε-greedy for DQN, a policy sample otherwise), the reward stored (IQL's dataset convention) and
-evaluation (``evaluate``, ``on_chunk`` and ``stop_when`` hooks). :func:`iqlib.data.demos.load_demos` reads
-the expert demonstrations of the imitation learners.
+evaluation (``evaluate``, ``on_chunk`` and ``stop_when`` hooks).
+:func:`iqlib.data.demos.load_demos` reads the expert demonstrations of the imitation learners.
+
+With several local devices the learner, its keys and the replay rings are split over them along
+the seed axis (:mod:`iqlib.core.sharding`: the same keys and operations per seed, equal to the
+one-device run up to float32 round-off); the environments stay on the host.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from tqdm.auto import tqdm
 
 from iqlib.core.envs import env_spec, make_env
 from iqlib.core.replay import ReplayBuffer
+from iqlib.core.sharding import shard_seeds
 from iqlib.core.training import stack_metrics
 from iqlib.core.transitions import Transitions
 
@@ -119,7 +124,8 @@ def run_online(env_id: str, learner: Any, buffer: ReplayBuffer, chunk: Callable,
                     for s, row in enumerate(envs)]).astype(np.float32)
     rng, act_key = np.random.default_rng(seed), jax.random.key(seed + 7) if act_key is None else act_key
     reward_fn = reward_fn or (lambda r: np.asarray(r, np.float32))
-    carry, block = (learner, keys), int(train_freq) * e_n
+    carry, block = shard_seeds((learner, keys), s_n), int(train_freq) * e_n
+    buffer.data = shard_seeds(buffer.data, s_n)  # each device keeps the rings of its own seeds
     ep_ret, ep_start = np.zeros((s_n, e_n)), np.ones((s_n, e_n), np.float32)
     hist = {"eval_steps": [], "evals": [], "train_returns": [], "metrics": []}
 
