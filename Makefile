@@ -9,7 +9,7 @@ LOCK := requirements.lock
 
 VPY := $(VENV)/bin/python
 
-.PHONY: install lock run test bench lab clean data data-discrete data-locomotion data-maze readme-tables reproduce
+.PHONY: install install-gpu lock run test bench lab clean data data-discrete data-locomotion data-maze readme-tables reproduce
 
 ## install: the venv, the package (editable) + dev extra pinned by $(LOCK), the Jupyter kernel
 ## and the venv's own JupyterLab settings (python files open as notebooks); nothing in $$HOME
@@ -21,6 +21,11 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	touch $@
 
 install: $(VENV)/.installed
+
+## install-gpu: install, plus jax's CUDA 12 plugin at the locked jax version (NVIDIA GPU, Linux)
+install-gpu: install
+	$(VPY) -m pip install -c $(LOCK) -e ".[dev,cuda12]"
+	$(VPY) -c "import jax; print('jax', jax.__version__, 'devices:', jax.devices())"
 
 ## run: execute every notebook into $(OUT)/<notebook>/ and write $(OUT)/summary.{md,json}
 run: install
