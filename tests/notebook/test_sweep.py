@@ -130,10 +130,11 @@ def test_load_sweep_reads_yaml_relative_to_its_folder(tiny, tmp_path):
 
 def test_full_grid_expands_and_names_only_existing_parameters(repo_root):
     runs = load_sweep(repo_root / "sweeps" / "full.yaml")
-    assert sorted(r.stem[:2] for r in runs) == ["05", "06", "09", "09", "09", "09", "09", "10"]
+    assert sorted(r.stem[:2] for r in runs) == ["05", "06", "09", "09", "09", "09", "09", "09", "10"]
     assert [r.parameters["datasets"] for r in runs if r.stem.startswith("09")] == [
-        ["hopper-medium-replay"], ["hopper-medium-expert"], ["halfcheetah-medium-replay"],
-        ["pointmaze-medium-stitch"], ["lunarlander-mixed"]]
+        ["cartpole-mixed"], ["hopper-medium-replay"], ["halfcheetah-medium-replay"],
+        ["pointmaze-medium-stitch"], ["hopper-medium-expert"], ["lunarlander-mixed"]]
+    assert [r.stem[:2] for r in runs][:3] == ["10", "06", "09"]  # the file's order: the order they start in
     by_stem = {r.stem[:2]: r.parameters for r in runs}
     assert by_stem["09"]["train_steps"] == 50000 and by_stem["09"]["seed_group"] == 2
     assert by_stem["05"]["env_ids"] == ["CartPole-v1", "Acrobot-v1", "LunarLander-v3"]
@@ -304,3 +305,17 @@ def test_a_failing_cell_is_reported_not_recorded_and_cleaned_by_the_next_attempt
     assert [p.name for p in (results / "tiny").iterdir()] == ["default"]  # the dead .tmp- is gone
     assert is_complete(results / "tiny" / "default")
     assert not (results / "tiny" / "default" / "outputs").exists()  # --no-outputs: deleted
+
+
+@pytest.mark.notebooks
+def test_one_worker_starts_the_runs_in_the_files_order(tiny, tmp_path, kernel_name):
+    runs, counter = tiny_sweep(tmp_path, sleep=0.1)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = Client(cluster)
+    try:
+        sweep.run_sweep(runs, tmp_path / "results", client, kernel_name=kernel_name, timeout=240, progress=False)
+    finally:
+        client.close()
+        cluster.close()
+    assert [(x, seed) for _, x, seed, _ in starts(counter)] == [(str(r.parameters["x"]), str(r.parameters["seed"]))
+                                                                for r in runs]
