@@ -85,6 +85,12 @@ def test_notebook_reruns_with_overridden_parameters(tmp_path):
     assert metrics["reward_pearson_visited"] > metrics["paper_form_reward_pearson_visited"] + 0.2
     assert metrics["imitation_return_normalised"] > 0.5
     assert metrics["policy_tv_expert_weighted"] < metrics["policy_tv"]
+    # §8: removing the shaping from the expert's log-policy is exact at any size; the fitted state-only reward's
+    # claim is a stated miss carrying the notebook's number; n(s)·π̂ weights identify R where counts alone do not
+    assert metrics["claim_state_only_exact"] is True and metrics["claim_state_only_exact_value"] < 1e-8
+    assert metrics["claim_state_only_reward_recovered_value"] == pytest.approx(metrics["state_only_pearson_visited"])
+    assert metrics["state_only_n_free"] == 0 < metrics["state_only_n_free_counts_weights"]
+    assert metrics["state_only_mle_converged"] is True
 
 
 @pytest.mark.notebooks

@@ -149,7 +149,7 @@ def test_notebook_04_runs_small(tmp_path, repo_root):
     out = tmp_path / "04"
     execute_notebook(repo_root / "notebooks" / "04_reward_recovery_checks.py", out, parameters={
         "n_obs": 20000, "sample_sizes": [2000, 20000], "n_seeds": 1, "chi2_path": [0.5, 0.01],
-        "rust_q_degrees": [2], "rust_discount": 0.99,
+        "rust_q_degrees": [2], "rust_discount": 0.99, "thin_panels": 3,
     })
     m = read_json(out / "metrics.json")
     # asserted by the notebook at any size: raw rewards fail the gate, their gap is shaping, the oracle passes
@@ -165,3 +165,13 @@ def test_notebook_04_runs_small(tmp_path, repo_root):
     # the degree-2 RC claim is for γ = 0.9999 and is only stated here
     assert m["rust_mle_rc"] == pytest.approx(9.3138, rel=1e-3)
     assert m["claim_rust_rc_within_5pct_value"] == pytest.approx(abs(m["rust_iq_anchor_rc"] / m["rust_mle_rc"] - 1))
+    # §7, the projection onto the reward basis: exact features give θ exactly (asserted at any size); the thin-data
+    # claims carry the median over the panels and the worst panel, and are only stated below the defaults' size
+    assert m["claim_projection_exact_theta"] is True and m["projection_theta_exact_err"] < 1e-8
+    assert m["claim_thin_projection_passes_reward_gate_value"] == pytest.approx(m["thin_median_proj_reward_nrmse"])
+    assert m["claim_thin_free_table_fails_reward_gate_value"] == pytest.approx(m["thin_median_free_reward_nrmse"])
+    assert m["claim_thin_projection_passes_every_panel_value"] == pytest.approx(m["thin_worst_proj_reward_nrmse"])
+    assert m["thin_worst_proj_reward_nrmse"] >= m["thin_median_proj_reward_nrmse"]
+    assert m["thin_top_share"] > 0.5  # the thin cell: most observations in the absorbing top state
+    # pooling through four parameters beats the free table on the well-observed cell's panel too
+    assert m["ccp_anchor_projected_reward_nrmse"] < m["ccp_anchor_reward_nrmse"]
