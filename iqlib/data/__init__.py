@@ -1,3 +1,4 @@
 """Files the project reads and writes: atomic writes with checksums and provenance (files),
 datasets on disk (datasets), expert demonstrations (demos), the registry of our offline sets
-(registry), expert checkpoints (experts)."""
+(registry, which also takes local Minari ids), Minari datasets in and out (minari_io), expert
+checkpoints (experts)."""
