@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import pathlib
 import re
 import sys
 from typing import Any, Callable, NamedTuple
 
 from iqlib.notebook.grid import Run, load_sweep
+from iqlib.data.files import write_text_atomic
 from iqlib.notebook.records import load_record, record_dirs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -258,17 +258,6 @@ def update(text: str, results_dir: pathlib.Path = RESULTS, sweep: pathlib.Path =
     return text, changed
 
 
-def write_atomic(path: pathlib.Path, text: str) -> None:
-    """Replace ``path`` by ``text`` in one rename (mode 0644, as every file the project writes)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true",
@@ -290,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.readme}: every table matches {args.results}")
         return 0
     if changed:
-        write_atomic(args.readme, text)
+        write_text_atomic(args.readme, text)
     print(f"{args.readme}: rewrote tables {', '.join(changed)}" if changed else
           f"{args.readme}: tables already up to date")
     return 0

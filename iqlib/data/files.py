@@ -13,10 +13,9 @@ Conventions
 * JSON is written with sorted keys and an indent of 2. numpy and jax scalars become Python
   numbers, arrays become (nested) lists, paths become strings. JSON has no NaN or infinity:
   non-finite floats are written as ``null``.
-* ``metrics.json`` is flat: ``{name: int | float | bool | str | None}``. Use
-  :func:`flatten` for nested results.
-* A dataset ``data/foo.npz`` has a sidecar ``data/foo.provenance.json`` holding its
-  provenance record and the npz's sha256; :func:`load_npz_verified` checks the digest.
+* ``metrics.json`` is flat: ``{name: int | float | bool | str | None}`` (:func:`flatten` nests).
+* A dataset ``data/foo.npz`` has a sidecar ``data/foo.provenance.json`` (its provenance and
+  sha256); :func:`load_npz_verified` checks the digest.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ __all__ = [
     "FILE_MODE",
     "to_jsonable",
     "write_json_atomic",
+    "write_text_atomic",
     "read_json",
     "flatten",
     "save_metrics",
@@ -128,11 +128,14 @@ def write_json_atomic(path: PathLike, obj: Any) -> pathlib.Path:
     >>> p.read_text()
     '{\\n  "a": 1.5,\\n  "b": 2\\n}\\n'
     """
-    text = json.dumps(to_jsonable(obj), sort_keys=True, indent=2, allow_nan=False) + "\n"
-    path = pathlib.Path(path)
-    with _atomic_path(path, suffix=".json.tmp") as tmp:
+    return write_text_atomic(path, json.dumps(to_jsonable(obj), sort_keys=True, indent=2, allow_nan=False) + "\n")
+
+
+def write_text_atomic(path: PathLike, text: str) -> pathlib.Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically, mode 0644; return the path."""
+    with _atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-    return path
+    return pathlib.Path(path)
 
 
 def read_json(path: PathLike) -> Any:
@@ -178,10 +181,8 @@ def _metric_value(key: str, value: Any) -> Any:
         return str(value)
     if isinstance(value, np.generic) or (_is_array_like(value) and np.ndim(value) == 0):
         return np.asarray(value).item()
-    raise ValueError(
-        f"metric {key!r} must be a number, bool, str or None, got {type(value).__name__}; "
-        "metrics.json is flat (use iqlib.data.files.flatten for nested results)"
-    )
+    raise ValueError(f"metric {key!r} must be a number, bool, str or None, got {type(value).__name__}; "
+                     "metrics.json is flat (use iqlib.data.files.flatten for nested results)")
 
 
 def save_metrics(output_dir: PathLike, metrics: Mapping[str, Any]) -> pathlib.Path:

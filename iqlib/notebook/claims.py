@@ -9,10 +9,13 @@ Every notebook ends with a cell like::
                value=31.5, target=">= 80", holds=31.5 >= 80, expected=False, on="record",
                reason="2·10⁴ of the paper's 10⁶ updates")
     metrics.update(claims.metrics())
-    claims.check()          # prints the table, then fails on any expected claim that misses
+    print(claims.table())
+    failed = claims.failures()     # "" when every expected claim holds
+    assert not failed, f"claims that do not hold: {failed}"
 
 ``expected=True`` (the default) is a claim the notebook stands behind: :meth:`Claims.check`
-raises ``AssertionError`` if it does not hold. ``expected=False`` is a *measured miss*: stated
+raises ``AssertionError`` if it does not hold, and so does the notebook's own
+``assert not claims.failures()``. ``expected=False`` is a *measured miss*: stated
 with its number and reason, never asserted away; if a later run makes it hold, the verdict
 says ``holds`` and the table marks it as a miss that now holds.
 
@@ -126,16 +129,25 @@ class Claims:
             rows.append(f"| {c.statement} | {c.value:.4g} | {c.target} | {verdict} | {c.on} |")
         return "\n".join(rows)
 
-    def check(self) -> None:
-        """Print :meth:`table`, then raise ``AssertionError`` naming every expected claim that misses.
+    def failures(self) -> str:
+        """``""`` when every expected claim holds, else one line naming each that misses (for an assert).
 
         Raises ``ValueError`` if no claim was added (a notebook must claim something).
         """
         if not self._claims:
             raise ValueError("no claims were added")
-        print(self.table())
         failed = [c for c in self._claims if c.expected and not c.holds]
+        return "; ".join(f"{c.name}: {c.statement} (measured {c.value:.4g}, target {c.target}, on the {c.on} run)"
+                         for c in failed)
+
+    def check(self) -> None:
+        """Print :meth:`table`, then raise ``AssertionError`` naming every expected claim that misses.
+
+        A notebook writes the same as ``print(claims.table()); failed = claims.failures();
+        assert not failed, failed``, so that the assertion stands in its last cell.
+        Raises ``ValueError`` if no claim was added.
+        """
+        failed = self.failures()
+        print(self.table())
         if failed:
-            raise AssertionError("claims that do not hold: " + "; ".join(
-                f"{c.name}: {c.statement} (measured {c.value:.4g}, target {c.target}, on the {c.on} run)"
-                for c in failed))
+            raise AssertionError("claims that do not hold: " + failed)

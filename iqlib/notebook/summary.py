@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import pathlib
 from typing import Any, Mapping
 
-from iqlib.data.files import read_json, write_json_atomic
+from iqlib.data.files import read_json, write_json_atomic, write_text_atomic
 
 __all__ = ["error_line", "now_utc", "read_summary", "merge_summary", "write_summary"]
 
@@ -149,6 +148,4 @@ def write_summary(output_dir: pathlib.Path, results: Mapping[str, Mapping[str, A
         rows[stem] = {"headline": headline if m.get("headline_claim") else None,
                       **{k: v for k, v in row.items() if k != "headline"}}
     write_json_atomic(output_dir / "summary.json", rows)
-    tmp = output_dir / ".summary.md.tmp"
-    tmp.write_text(_markdown(results, output_dir), encoding="utf-8")
-    os.replace(tmp, output_dir / "summary.md")
+    write_text_atomic(output_dir / "summary.md", _markdown(results, output_dir))

@@ -106,3 +106,22 @@ def test_summary_leads_with_each_notebooks_headline_claim(tmp_path):
     assert summary["10_x"]["headline"] == {"claim": "Fine-tuning lifts the score", "value": 38.1, "target": ">= 10",
                                            "verdict": "holds", "on": "record"}
     assert summary["03_y"]["headline"] is None
+
+
+def test_failures_names_only_the_expected_claims_that_miss():
+    claims = Claims()
+    claims.add("ok", "holds", 1.0, "> 0", True)
+    claims.add("known", "a stated miss", 0.0, "> 1", False, expected=False, reason="budget")
+    assert claims.failures() == ""
+    claims.add("bad", "should hold", -1.0, "> 0", False)
+    assert claims.failures() == "bad: should hold (measured -1, target > 0, on the fresh run)"
+
+
+def test_write_text_atomic_writes_readable_text_in_place(tmp_path):
+    import stat
+
+    from iqlib.data.files import write_text_atomic
+
+    path = write_text_atomic(tmp_path / "sub" / "a.md", "héllo\n")
+    assert path.read_text(encoding="utf-8") == "héllo\n" and stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in path.parent.iterdir()] == ["a.md"]  # no temporary file left
