@@ -9,6 +9,13 @@ Synthetic data (obs 17, action 6, 100k transitions); timings after compilation. 
   (b''') groupG  vmapped groups of G seeds, the groups in sequence (`train.run(seed_group=G)`)
   (c) plain       the same update jitted per step, called from a Python loop with a host-sampled
                   batch each step (the authors' pattern); the reference for (a)
+  (d) reference   a plain-JAX IQL of the same shapes (``_iql_reference.py``: dict parameters,
+                  no Flax, twin critics one after the other) in the same scan'd chunks as (a)
+  (d') paired     (a) and (d) in one process, their chunks alternating (ABAB…): the median of the
+                  per-round ratios, robust to the load drifting during the run
+  (e) gemm        the CPU's ceiling: a chain of 256×256 @ 256×256 matmuls (+ ReLU) in one
+                  compiled loop, in GFLOP/s; with XLA's FLOP count of one compiled IQL update
+                  it gives the ceiling in updates/s that every variant is divided by
 
 each with the twin critics fused (one vmapped MLP = batched matmuls, the default) and looped
 (two MLPs one after the other). Every variant runs in its own process, so peak memory
@@ -46,10 +53,73 @@ def synthetic_data(seed: int = 0):
                        np.zeros(N_DATA, np.float32), np.concatenate([[1.0], term[:-1]]).astype(np.float32))
 
 
+def gemm_rate(n_matmuls: int = 1000, width: int = 256, repeats: int = 10) -> dict:
+    """GFLOP/s of ``n_matmuls`` chained (width × width) @ (width × width) float32 matmuls + ReLU."""
+    import jax
+    import jax.numpy as jnp
+
+    w = jax.random.normal(jax.random.key(1), (4, width, width), jnp.float32) / width**0.5
+    x0 = jax.random.normal(jax.random.key(2), (width, width), jnp.float32)
+    chain = jax.jit(lambda x: jax.lax.fori_loop(0, n_matmuls, lambda i, x: jax.nn.relu(x @ w[i % 4]) + 1e-3, x))
+    jax.block_until_ready(chain(x0))
+    times = []
+    for _ in range(repeats):
+        _, t = timed_call(chain, x0)
+        times.append(t)
+    best = min(times)
+    return {"variant": "gemm", "twins": "-", "seeds": 1, "gflop_per_s": 2 * width**3 * n_matmuls / best / 1e9,
+            "load_1min": os.getloadavg()[0], "peak_rss_mb": peak_rss_mb()}
+
+
+def update_flops(fused: bool) -> float:
+    """XLA's FLOP count of one compiled IQL update (minibatch gather included), HalfCheetah sizes."""
+    import jax
+
+    from iqlib.neural.iql import IQLConfig
+    from iqlib.neural.iql_train import make_train
+
+    train = make_train(IQLConfig(fused_twin=fused), synthetic_data(), 100, chunk_size=100)
+    cost = jax.jit(train.update).lower(train._init(jax.random.key(0)), train.data).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return float(cost["flops"])
+
+
+def run_paired(fused: bool, chunk: int, rounds: int) -> dict:
+    """(a) scan and (d) reference alternating chunk by chunk; median ratio of their rates."""
+    import statistics
+
+    import jax
+
+    from _iql_reference import make_reference
+    from iqlib.neural.iql import IQLConfig
+    from iqlib.neural.iql_train import make_train
+
+    train = make_train(IQLConfig(fused_twin=fused), synthetic_data(), chunk * rounds, chunk_size=chunk)
+    data = train.data
+    r_init, _, r_chunk = make_reference(OBS_DIM, ACTION_DIM, chunk * rounds)
+    ref_data = (data.obs, data.action, data.reward, data.next_obs, data.terminal)
+    ref = jax.jit(lambda c, d: r_chunk(c, d, chunk), donate_argnums=0)
+    ours, theirs = train._init(jax.random.key(0)), r_init(jax.random.key(0))
+    ours = jax.block_until_ready(train._chunk(ours, data))[0]  # compile + warm up both
+    theirs = jax.block_until_ready(ref(theirs, ref_data))[0]
+    ratios = []
+    for _ in range(rounds):
+        (ours, _), a = timed_call(train._chunk, ours, data)
+        (theirs, _), b = timed_call(ref, theirs, ref_data)
+        ratios.append(b / a)
+    return {"variant": "paired", "twins": "fused" if fused else "looped", "rounds": rounds,
+            "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)}
+
+
 def run_variant(name: str, fused: bool, chunk: int, chunks: int, seeds: int) -> dict:
     """Time one variant in this process; returns updates/s (per seed and aggregate)."""
     import jax
     import numpy as np
+
+    if name == "gemm":
+        return gemm_rate()
+    if name == "paired":
+        return run_paired(fused, chunk, 2 * chunks)
 
     from iqlib.neural.iql import IQLConfig
     from iqlib.neural.iql_train import make_train
@@ -87,6 +157,14 @@ def run_variant(name: str, fused: bool, chunk: int, chunks: int, seeds: int) -> 
             return jax.lax.map(lambda ci: jax.lax.scan(lambda x, _: train.update(x, d), ci, None, length=chunk), c)
         fn = jax.jit(body, donate_argnums=0)
         step = lambda c: fn(c, data)
+    elif name == "reference":
+        from _iql_reference import make_reference
+
+        r_init, _, r_chunk = make_reference(OBS_DIM, ACTION_DIM, chunk * chunks)
+        ref_data = (data.obs, data.action, data.reward, data.next_obs, data.terminal)
+        fn = jax.jit(lambda c, d: r_chunk(c, d, chunk), donate_argnums=0)
+        carry = r_init(key)
+        step = lambda c: fn(c, ref_data)
     elif name == "plain":
         host = jax.tree_util.tree_map(np.asarray, data)
         rng = np.random.default_rng(0)
@@ -119,7 +197,7 @@ def run_variant(name: str, fused: bool, chunk: int, chunks: int, seeds: int) -> 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--chunk", type=int, default=100, help="updates per compiled chunk")
-    p.add_argument("--chunks", type=int, default=5, help="timed chunks per variant (after one warm-up)")
+    p.add_argument("--chunks", type=int, default=10, help="timed chunks per variant (after one warm-up)")
     p.add_argument("--seeds", type=int, default=8, help="seeds of the vmap / lax.map variants")
     p.add_argument("--variants", default="scan,vmap,group2,group4,seq,plain,lax.map", help="comma-separated subset")
     p.add_argument("--twins", default="fused,looped", help="fused, looped or both")
@@ -137,27 +215,58 @@ def main() -> None:
     print(f"jax {jax.__version__} on {jax.default_backend()}, {os.cpu_count()} CPUs; IQL 256x256 MLPs, batch 256, "
           f"obs {OBS_DIM}, action {ACTION_DIM}; {args.chunks} timed chunks of {args.chunk} updates; "
           f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+    # the ceiling and the reference first and last, so that a drift in the machine's load shows
+    jobs = [("gemm", "-"), ("reference", "looped")]
+    jobs += [(name, twins) for twins in args.twins.split(",") for name in args.variants.split(",")]
+    jobs += [("paired", t) for t in args.twins.split(",")]
+    jobs += [("reference", "looped"), ("gemm", "-")]
     rows = []
-    for twins in args.twins.split(","):
-        for name in args.variants.split(","):
-            cmd = [sys.executable, __file__, "--_one", f"{name}:{twins}", "--chunk", str(args.chunk),
-                   "--chunks", str(args.chunks), "--seeds", str(args.seeds)]
-            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    for name, twins in jobs:
+        cmd = [sys.executable, __file__, "--_one", f"{name}:{twins}", "--chunk", str(args.chunk),
+               "--chunks", str(args.chunks), "--seeds", str(args.seeds)]
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    gemm = [r["gflop_per_s"] for r in rows if r["variant"] == "gemm"]
+    ceiling_gflops = max(gemm)
+    flops = {t: update_flops(t == "fused") for t in args.twins.split(",")}
+    from _iql_reference import make_reference
+
+    r_init, r_update, _ = make_reference(OBS_DIM, ACTION_DIM, 100)
+    d = synthetic_data()
+    batch = tuple(jax.numpy.asarray(x[:256]) for x in (d.obs, d.action, d.reward, d.next_obs, d.terminal))
+    cost = jax.jit(r_update).lower(r_init(jax.random.key(0)), batch).compile().cost_analysis()
+    flops["reference"] = float((cost[0] if isinstance(cost, (list, tuple)) else cost)["flops"])
+    print(f"GEMM ceiling: 256x256 matmul chain {', '.join(f'{g:.1f}' for g in gemm)} GFLOP/s (first, last run; "
+          f"ceiling = {ceiling_gflops:.1f}); XLA FLOPs per update: "
+          + ", ".join(f"{k} {v / 1e9:.3f} G" for k, v in flops.items()))
+    paired = {r["twins"]: r for r in rows if r["variant"] == "paired"}
+    rows = [r for r in rows if r["variant"] not in ("gemm", "paired")]
     print(f"{'variant':9s} {'twins':7s} {'seeds':>5s} {'upd/s/seed':>11s} {'aggregate':>10s} {'CPU s/1k':>9s} "
-          f"{'compile s':>9s} {'load':>5s} {'peak MB':>8s}")
+          f"{'compile s':>9s} {'load':>5s} {'peak MB':>8s} {'of ceiling':>10s}")
     for r in rows:
+        f = flops["reference"] if r["variant"] == "reference" else flops[r["twins"]]
+        r["fraction_of_ceiling"] = r["aggregate_updates_per_s"] * f / (ceiling_gflops * 1e9)
         print(f"{r['variant']:9s} {r['twins']:7s} {r['seeds']:5d} {r['updates_per_s_per_seed']:11.1f} "
               f"{r['aggregate_updates_per_s']:10.1f} {r['cpu_s_per_1k_updates']:9.2f} {r['compile_s']:9.1f} "
-              f"{r['load_1min']:5.1f} {r['peak_rss_mb']:8.0f}")
-    by = {(r["variant"], r["twins"]): r["aggregate_updates_per_s"] for r in rows}
+              f"{r['load_1min']:5.1f} {r['peak_rss_mb']:8.0f} {r['fraction_of_ceiling']:10.2f}")
+    by = {(r["variant"], r["twins"]): r["aggregate_updates_per_s"] for r in rows if r["variant"] != "reference"}
+    ref = max(r["aggregate_updates_per_s"] for r in rows if r["variant"] == "reference")
+    ceiling_ups = {t: ceiling_gflops * 1e9 / f for t, f in flops.items()}
+    print(f"(d) plain-JAX reference: {ref:.1f} updates/s (the faster of its two runs), "
+          f"{ref / ceiling_ups['reference']:.2f} of the ceiling")
     for twins in args.twins.split(","):
+        if ("scan", twins) in by:
+            print(f"[{twins}] (a) scan / (d) reference = {by['scan', twins] / ref:.2f}x; (a) scan / ceiling "
+                  f"({ceiling_ups[twins]:.0f} updates/s) = {by['scan', twins] / ceiling_ups[twins]:.2f}")
+        if twins in paired:
+            q = paired[twins]
+            print(f"[{twins}] (d') paired, {q['rounds']} alternating rounds: (a) scan / (d) reference = "
+                  f"{q['ratio_median']:.2f}x median (range {q['ratio_min']:.2f}-{q['ratio_max']:.2f})")
         if ("scan", twins) in by and ("plain", twins) in by:
             print(f"[{twins}] (a) scan / (c) plain = {by['scan', twins] / by['plain', twins]:.2f}x")
         for v in ("vmap", "group2", "group4", "seq", "lax.map"):
             if ("scan", twins) in by and (v, twins) in by:
                 print(f"[{twins}] (b) {v} aggregate / (a) scan = {by[v, twins] / by['scan', twins]:.2f}x")
-
 
 if __name__ == "__main__":
     main()
