@@ -63,8 +63,8 @@ def env_spec(env_id: str) -> dict:
 
 
 def evaluate(env_id: str, act: Callable, n_episodes: int, seed: int, *, batch_shape: tuple = (),
-             key: jax.Array | None = None, return_lengths: bool = False):
-    """Undiscounted returns of ``n_episodes`` episodes per policy, run in lockstep.
+             key: jax.Array | None = None, return_lengths: bool = False, discount: float = 1.0):
+    """Returns (undiscounted by default) of ``n_episodes`` episodes per policy, run in lockstep.
 
     Args:
       env_id: gymnasium id (see :func:`make_env`).
@@ -77,12 +77,16 @@ def evaluate(env_id: str, act: Callable, n_episodes: int, seed: int, *, batch_sh
       seed: base seed of the resets.
       key: PRNG key passed to ``act`` (split every step); None uses ``PRNGKey(seed)``.
       return_lengths: also return episode lengths.
+      discount: γ in [0, 1]; the return of an episode is Σ_t γ^t r_t (1.0: the plain sum). A
+        Monte-Carlo estimate of V^π(s₀) to set beside a learner's Q(s₀, π(s₀)).
 
     Returns:
       ``returns: (*batch_shape, n_episodes)`` float64 (and ``lengths`` of the same shape).
     """
     if int(n_episodes) < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
+    if not 0.0 <= float(discount) <= 1.0:
+        raise ValueError(f"discount must be in [0, 1], got {discount}")
     shape = tuple(batch_shape) + (int(n_episodes),)
     n = int(np.prod(shape))
     envs = [make_env(env_id) for _ in range(n)]
@@ -96,7 +100,7 @@ def evaluate(env_id: str, act: Callable, n_episodes: int, seed: int, *, batch_sh
         for i in np.flatnonzero(alive):
             o, r, terminated, truncated, _ = envs[i].step(actions[i])
             obs[i] = o
-            returns[i] += float(r)
+            returns[i] += float(r) if discount == 1.0 else float(r) * float(discount) ** lengths[i]
             lengths[i] += 1
             if terminated or truncated:
                 alive[i] = False

@@ -88,3 +88,15 @@ def test_online_loop_counts_random_steps_updates_and_evaluations():
     ends = [(t, s) for t, s, _ in hist["train_returns"]]
     assert ends and all(r > 0 for _, _, r in hist["train_returns"])
     assert sum(1 for t, s in ends if s == 0) == int(rows.terminal[0].sum() + rows.timeout[0].sum())
+
+
+def test_discounted_evaluation_is_the_geometric_sum_on_cartpole():
+    """CartPole pays 1 per step: with discount γ a return of L steps is (1 − γ^L) / (1 − γ)."""
+    push_left = lambda obs, key: np.zeros(obs.shape[:-1], np.int64)  # noqa: E731
+    plain, lengths = evaluate("CartPole-v1", push_left, 3, 0, return_lengths=True)
+    disc = evaluate("CartPole-v1", push_left, 3, 0, discount=0.9)
+    np.testing.assert_array_equal(plain, lengths)
+    np.testing.assert_allclose(disc, (1 - 0.9**lengths) / (1 - 0.9), rtol=1e-12)
+    assert np.all(disc < plain)
+    with pytest.raises(ValueError, match="discount"):
+        evaluate("CartPole-v1", push_left, 1, 0, discount=1.5)
