@@ -375,6 +375,17 @@ def test_notebook_reruns_with_tiny_parameters(tmp_path):
     assert curves["x"] == [100, 200] and np.asarray(curves["series"]["iql"]).shape == (2, 2)
     assert np.mean(np.asarray(curves["series"]["iql"])[:, -1]) == pytest.approx(
         metrics["cartpole-mixed_iql_score_mean"])
+    # the overestimation check: offline DQN on the discrete set, offline SAC on the maze, read at s0
+    assert metrics["cartpole-mixed_max_backup_learner"] == "DQN"
+    assert metrics["pointmaze-medium-stitch_max_backup_learner"] == "SAC"
+    trap = json.loads((out / "curves_max_backup_cartpole-mixed.json").read_text())
+    q0, mc0 = (np.asarray(trap["series"][k]) for k in ("Q(s0, pi(s0))", "MC return"))
+    assert q0.shape == mc0.shape == (2, 2)
+    assert metrics["cartpole-mixed_max_backup_ratio"] == pytest.approx(q0[:, -1].mean() / mc0[:, -1].mean())
+    # CartPole pays 1 per step, scaled by 1000 / (max − min episode return) ≈ 2.04 here: a discounted
+    # return is positive and below 2.04 / (1 − γ) ≈ 204
+    assert 0 < metrics["cartpole-mixed_iql_mc0_mean"] < 250
+    assert (out / "overestimation.png").is_file()
     # the claims: at this tiny budget the fresh CartPole claim is stated, not asserted; the record claims
     # (where records exist) are read from results/ exactly
     assert metrics["claim_cartpole_iql_beats_bc_value"] == pytest.approx(

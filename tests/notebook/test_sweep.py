@@ -130,13 +130,15 @@ def test_load_sweep_reads_yaml_relative_to_its_folder(tiny, tmp_path):
 
 def test_full_grid_expands_and_names_only_existing_parameters(repo_root):
     runs = load_sweep(repo_root / "sweeps" / "full.yaml")
-    assert sorted(r.stem[:2] for r in runs) == ["05", "06", "09", "09", "09", "09", "09", "09", "10"]
+    assert sorted(r.stem[:2] for r in runs) == ["05", "06", "09", "09", "09", "09", "09", "09", "09", "10"]
     assert [r.parameters["datasets"] for r in runs if r.stem.startswith("09")] == [
         ["cartpole-mixed"], ["hopper-medium-replay"], ["halfcheetah-medium-replay"],
-        ["pointmaze-medium-stitch"], ["hopper-medium-expert"], ["lunarlander-mixed"]]
+        ["pointmaze-medium-stitch"], ["hopper-medium-expert"], ["lunarlander-mixed"], ["hopper-medium-replay"]]
     assert [r.stem[:2] for r in runs][:3] == ["10", "06", "09"]  # the file's order: the order they start in
-    by_stem = {r.stem[:2]: r.parameters for r in runs}
+    by_stem = {r.stem[:2]: r.parameters for r in runs if r.sweep != "iql-overestimation"}
     assert by_stem["09"]["train_steps"] == 50000 and by_stem["09"]["seed_group"] == 2
+    trap = [r for r in runs if r.sweep == "iql-overestimation"]
+    assert [r.name for r in trap] == ["datasets=hopper-medium-replay,train_steps=20000"]  # notebook 09 reads this name
     assert by_stem["05"]["env_ids"] == ["CartPole-v1", "Acrobot-v1", "LunarLander-v3"]
     assert by_stem["06"]["sac_reference"] is True and by_stem["06"]["lfo_steps"] == 16384
     assert by_stem["10"]["offline_steps"] == 100000
