@@ -168,9 +168,35 @@ def render_09(recs: list[Rec]) -> list[str]:
          f"record (`results/{recs[0].folder.parent.name}/`)", "commit"], rows) + [""]
 
 
+def render_05_ablation(recs: list[Rec]) -> list[str]:
+    """IQ-Learn from one CartPole demonstration, one change per record: one compact table."""
+    rows = []
+    for rec in recs:
+        m, pre = rec.metrics, "CartPole-v1_{}_1_"
+        try:
+            rows.append([f"`{rec.folder.name}`", pm(m, pre.format("iq") + "return"),
+                         num(m[pre.format("iq") + "normalized_score"]), pm(m, pre.format("bc") + "return"),
+                         num(m[pre.format("iq") + "best_return_mean"]),
+                         f"{num(m[pre.format('iq') + 'disagree_train'], 3)} / {num(m[pre.format('iq') + 'disagree_visited'], 3)}",
+                         minutes(rec), f"`{commit(rec)}`"])
+        except KeyError as err:
+            raise KeyError(f"{rec.folder}: no {err.args[0]!r} in its metrics") from None
+    p = recs[0].parameters
+    return [f"Greedy return of the final policy, mean ± std over {p['n_seeds']} seeds ({p['eval_episodes']} "
+            "evaluation episodes), one change per row against the base `loss=value_expert` (χ² on expert rows, "
+            "α = 1, 5,000 updates, no gradient penalty); best = the best per-chunk evaluation (optimistic); "
+            "disagreement with the expert's action on the demonstrated / the visited states:", ""] + table(
+        ["record (`results/05_neural_iq_learn_offline/`)", "IQ-Learn", "% of expert", "BC", "best",
+         "disagree demo / visited", "wall", "commit"], rows) + [""]
+
+
 #: The rendered notebooks: prefix -> renderer of one sweep entry's records.
 RENDERERS: dict[str, Callable[[list[Rec]], list[str]]] = {
     "05": render_05, "06": render_06, "09": render_09, "10": render_10}
+
+#: Tables of one other sweep file's records: marker -> (notebook prefix, sweep file, renderer of all its records).
+ABLATIONS: dict[str, tuple[str, pathlib.Path, Callable[[list[Rec]], list[str]]]] = {
+    "05ablation": ("05", ROOT / "sweeps" / "cartpole-one-demo.yaml", render_05_ablation)}
 
 
 def _entry_of(stem: str, name: str, parameters: dict[str, Any], runs: list[Run]) -> tuple[str | None, int]:
@@ -210,10 +236,13 @@ def title(entry: str, runs: list[Run]) -> str:
     return f"*`sweeps/full.yaml` entry `{entry}`*" + (f" ({'; '.join(words)}):" if words else ":")
 
 
-def render(notebook: str, results_dir: pathlib.Path, runs: list[Run]) -> str:
-    """The markdown between notebook's markers: one block per sweep entry (and unmatched records)."""
+def render(notebook: str, results_dir: pathlib.Path, runs: list[Run], also: list[Run] = ()) -> str:
+    """The markdown between notebook's markers: one block per sweep entry (and unmatched records).
+
+    Records that a run of ``also`` (another sweep file's, with its own table) makes are left out.
+    """
     entries = list(dict.fromkeys(r.sweep for r in runs if r.stem.startswith(notebook)))
-    recs = load(results_dir, notebook, runs)
+    recs = load(results_dir, notebook, [*runs, *also])
     blocks = []
     for entry in entries + [None]:
         group = [r for r in recs if r.entry == entry]
@@ -225,6 +254,16 @@ def render(notebook: str, results_dir: pathlib.Path, runs: list[Run]) -> str:
     if not entries and not recs:
         blocks = ["(no record yet, and no entry in `sweeps/full.yaml` for this notebook)", ""]
     return "\n".join(blocks).rstrip("\n")
+
+
+def render_ablation(marker: str, results_dir: pathlib.Path) -> str:
+    """The markdown between an ablation table's markers: every record its sweep file makes, one table."""
+    notebook, sweep_file, renderer = ABLATIONS[marker]
+    runs = load_sweep(sweep_file)
+    recs = [r for r in load(results_dir, notebook, runs) if r.entry is not None]
+    command = f"python -m iqlib.notebook.sweep sweeps/{sweep_file.name}"
+    body = renderer(recs) if recs else [f"(no record yet: run `{command}`)", ""]
+    return "\n".join([f"*`sweeps/{sweep_file.name}`* (`{command}`):", ""] + body).rstrip("\n")
 
 
 def _span(text: str, notebook: str) -> tuple[int, int]:
@@ -243,15 +282,20 @@ def _span(text: str, notebook: str) -> tuple[int, int]:
 def update(text: str, results_dir: pathlib.Path = RESULTS, sweep: pathlib.Path = SWEEP
            ) -> tuple[str, list[str]]:
     """README text with every table rendered, and the notebooks whose tables changed."""
-    unknown = sorted(set(re.findall(r"<!-- /?table:(\w+) -->", text)) - set(RENDERERS))
+    unknown = sorted(set(re.findall(r"<!-- /?table:(\w+) -->", text)) - set(RENDERERS) - set(ABLATIONS))
     if unknown:
         raise MarkerError(f"README.md has markers for tables this script does not render: {unknown}")
-    for notebook in RENDERERS:  # every marker pair is checked before any work
+    present = [m for m in ABLATIONS if f"<!-- table:{m} -->" in text]  # optional tables
+    for notebook in [*RENDERERS, *present]:  # every marker pair is checked before any work
         _span(text, notebook)
     runs, changed = load_sweep(sweep), []
-    for notebook in RENDERERS:
+    for notebook in [*RENDERERS, *present]:
         start, end = _span(text, notebook)
-        new = "\n" + render(notebook, results_dir, runs) + "\n"
+        if notebook in ABLATIONS:
+            new = "\n" + render_ablation(notebook, results_dir) + "\n"
+        else:
+            also = [r for m, (nb, path, _) in ABLATIONS.items() if nb == notebook for r in load_sweep(path)]
+            new = "\n" + render(notebook, results_dir, runs, also) + "\n"
         if text[start:end] != new:
             changed.append(notebook)
             text = text[:start] + new + text[end:]

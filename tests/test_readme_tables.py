@@ -128,3 +128,27 @@ def test_a_missing_metric_names_the_record_and_the_key(fake):
     _record_09(results, "lunarlander-mixed", "a" * 40, {"iql": (1.0, 0.1), "bc": (2.0, 0.2)})
     with pytest.raises(KeyError, match="datasets=lunarlander-mixed.*lunarlander-mixed_pctbc_score_mean"):
         readme_tables.render("09", results, readme_tables.load_sweep(sweep))
+
+
+def test_the_ablation_records_get_one_table_of_their_own(tmp_path):
+    """A record that sweeps/cartpole-one-demo.yaml makes is a row of the ablation table, not of table 05."""
+    runs = readme_tables.load_sweep(REPO_ROOT / "sweeps" / "cartpole-one-demo.yaml")
+    run = next(r for r in runs if r.name == "chi2_rows=all")
+    pre = "CartPole-v1_{}_1_"
+    metrics = {pre.format("iq") + "return_mean": 480.5, pre.format("iq") + "return_std": 9.5,
+               pre.format("iq") + "normalized_score": 96.04, pre.format("bc") + "return_mean": 370.2,
+               pre.format("bc") + "return_std": 49.9, pre.format("iq") + "best_return_mean": 500.0,
+               pre.format("iq") + "disagree_train": 0.0064, pre.format("iq") + "disagree_visited": 0.2374}
+    results = tmp_path / "results"
+    final = results / run.stem / run.name
+    assert publish(write_record(final.with_name(final.name + ".tmp-0"), run.parameters, metrics,
+                                _provenance("c" * 40, 180.0)), final)
+    table = readme_tables.render_ablation("05ablation", results)
+    assert "| `chi2_rows=all` | 480.5 ± 9.5 | 96.0 | 370.2 ± 49.9 | 500.0 | 0.006 / 0.237 | 3.0 min | `ccccccc` |" in table
+    assert "5 seeds" in table
+    assert "chi2_rows=all" not in readme_tables.render("05", results, readme_tables.load_sweep(REPO_ROOT / "sweeps" /
+                                                       "full.yaml"), also=runs)
+    # without `also` the same record is one that no entry of full.yaml makes
+    full = readme_tables.load_sweep(REPO_ROOT / "sweeps" / "full.yaml")
+    assert [r.entry for r in readme_tables.load(results, "05", full)] == [None]
+    assert [r.entry for r in readme_tables.load(results, "05", [*full, *runs])] == ["cartpole-one-demo-chi2-rows"]
