@@ -282,7 +282,7 @@ print(f"fine-tuning gain over offline: {gain.mean():+.1f} ± {gain.std():.1f}; "
 # The default budget above cannot show fine-tuning at work (section 6 says why). The project keeps
 # one larger run of this notebook as a record (`results/10_iql_offline_to_online/default/`, made
 # by `python -m iqlib.notebook.sweep sweeps/full.yaml --entry iql-offline-to-online-full`:
-# 10⁵ offline updates, 2·10⁴ online steps, 2 seeds, 64 × 64 networks). Below, **full lines with
+# 10⁵ offline updates, 2·10⁴ online steps, 3 seeds, 64 × 64 networks). Below, **full lines with
 # shaded min–max bands are the record; dashed lines with dots are this run**. The record is drawn
 # only when it was made on this notebook's dataset.
 
