@@ -365,7 +365,9 @@ if record is not None:
                fin - scr, ">= 10", fin - scr >= 10.0, on="record")
     if info["domain"] == "maze":
         claims.add("scratch_at_floor", "From scratch never reaches the goal (score within 1 of the floor)",
-                   scr - FLOOR, "<= 1", scr - FLOOR <= 1.0, on="record")
+                   scr - FLOOR, "<= 1", scr - FLOOR <= 1.0, on="record", expected=False,
+                   reason="in the 3-seed record some from-scratch evaluation episodes score above the floor "
+                   f"(mean {scr - FLOOR:.1f} above it; the 2-seed record was at the floor)")
     claims.add("offline_alone_good", "Offline IQL alone gives a good policy (score >= 50)", off, ">= 50",
                off >= 50.0, expected=False, on="record",
                reason="10⁵ of the paper's 10⁶ offline updates with 64-unit networks")
