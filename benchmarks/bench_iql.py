@@ -84,28 +84,37 @@ def update_flops(fused: bool) -> float:
     return float(cost["flops"])
 
 
+def reference_chunk(data, chunk: int, num_steps: int):
+    """``(init(key), step(carry) -> (carry, losses))``: the plain-JAX reference in compiled chunks of ``chunk``."""
+    import jax
+
+    from _iql_reference import make_reference
+
+    r_init, _, r_chunk = make_reference(OBS_DIM, ACTION_DIM, num_steps)
+    ref_data = (data.obs, data.action, data.reward, data.next_obs, data.terminal)
+    fn = jax.jit(lambda c, d: r_chunk(c, d, chunk), donate_argnums=0)
+    return r_init, lambda c: fn(c, ref_data)
+
+
 def run_paired(fused: bool, chunk: int, rounds: int) -> dict:
     """(a) scan and (d) reference alternating chunk by chunk; median ratio of their rates."""
     import statistics
 
     import jax
 
-    from _iql_reference import make_reference
     from iqlib.neural.iql import IQLConfig
     from iqlib.neural.iql_train import make_train
 
     train = make_train(IQLConfig(fused_twin=fused), synthetic_data(), chunk * rounds, chunk_size=chunk)
     data = train.data
-    r_init, _, r_chunk = make_reference(OBS_DIM, ACTION_DIM, chunk * rounds)
-    ref_data = (data.obs, data.action, data.reward, data.next_obs, data.terminal)
-    ref = jax.jit(lambda c, d: r_chunk(c, d, chunk), donate_argnums=0)
+    r_init, ref_step = reference_chunk(data, chunk, chunk * rounds)
     ours, theirs = train._init(jax.random.key(0)), r_init(jax.random.key(0))
     ours = jax.block_until_ready(train._chunk(ours, data))[0]  # compile + warm up both
-    theirs = jax.block_until_ready(ref(theirs, ref_data))[0]
+    theirs = jax.block_until_ready(ref_step(theirs))[0]
     ratios = []
     for _ in range(rounds):
         (ours, _), a = timed_call(train._chunk, ours, data)
-        (theirs, _), b = timed_call(ref, theirs, ref_data)
+        (theirs, _), b = timed_call(ref_step, theirs)
         ratios.append(b / a)
     return {"variant": "paired", "twins": "fused" if fused else "looped", "rounds": rounds,
             "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)}
@@ -158,13 +167,8 @@ def run_variant(name: str, fused: bool, chunk: int, chunks: int, seeds: int) -> 
         fn = jax.jit(body, donate_argnums=0)
         step = lambda c: fn(c, data)
     elif name == "reference":
-        from _iql_reference import make_reference
-
-        r_init, _, r_chunk = make_reference(OBS_DIM, ACTION_DIM, chunk * chunks)
-        ref_data = (data.obs, data.action, data.reward, data.next_obs, data.terminal)
-        fn = jax.jit(lambda c, d: r_chunk(c, d, chunk), donate_argnums=0)
+        r_init, step = reference_chunk(data, chunk, chunk * chunks)
         carry = r_init(key)
-        step = lambda c: fn(c, ref_data)
     elif name == "plain":
         host = jax.tree_util.tree_map(np.asarray, data)
         rng = np.random.default_rng(0)

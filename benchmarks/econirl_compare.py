@@ -160,16 +160,22 @@ def _checks(panel, policy, reward, V, Q):
     return out
 
 
+def iq_learn_config():
+    """iqlib's IQ-Learn settings of the comparison: χ², λ = 0.25 (econirl's α_χ² = 1), init "value", tol 1e-8."""
+    from iqlib.tabular.iq_learn import IQLearnConfig
+
+    return IQLearnConfig(divergence="chi2", chi2_weight=0.25, init_term="value", tol=1e-8, max_iter=5000)
+
+
 def run_iqlib(panel):
     import jax.numpy as jnp
 
-    from iqlib.tabular.iq_learn import IQLearnConfig
     from iqlib.tabular.iq_learn_fit import fit_iq_learn
     from iqlib.tabular.mle import fit_structural_mle
     from iqlib.tabular.soft_bellman import soft_value
 
     recs = {}
-    cfg = IQLearnConfig(divergence="chi2", chi2_weight=0.25, init_term="value", tol=1e-8, max_iter=5000)
+    cfg = iq_learn_config()
     args = (panel["counts"], jnp.asarray(panel["P"]), panel["gamma"], 1.0, cfg)
     times = []
     for _ in range(2):  # cold (with compilation), then warm
@@ -197,11 +203,10 @@ def first_call(index: int, n_obs: int) -> None:
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    from iqlib.tabular.iq_learn import IQLearnConfig
     from iqlib.tabular.iq_learn_fit import fit_iq_learn
 
     panel = _panels(n_obs)[index]
-    cfg = IQLearnConfig(divergence="chi2", chi2_weight=0.25, init_term="value", tol=1e-8, max_iter=5000)
+    cfg = iq_learn_config()
     t0 = time.perf_counter()
     fit_iq_learn(panel["counts"], jax.numpy.asarray(panel["P"]), panel["gamma"], 1.0, cfg).Q.block_until_ready()
     print(json.dumps({"first_call_s": time.perf_counter() - t0}))

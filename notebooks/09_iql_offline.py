@@ -325,11 +325,12 @@ from iqlib.neural import max_backup as mb
 from iqlib.neural.acting import deterministic_act, greedy_act, tanh_gaussian_act
 from iqlib.neural.dqn import DQNConfig
 from iqlib.neural.iql import make_nets
+from iqlib.neural.offline import action_space
 from iqlib.neural.sac import SACConfig
 from iqlib.notebook.records import find_record, run_name
 
 N_START = 5  # initial states read: resets EVAL_SEED + i, i < N_START (the evaluation's first episodes)
-GAMMA = 0.99
+GAMMA = IQLConfig().discount  # every learner here uses the same γ (0.99)
 
 
 def mc_discounted(env_id, act, info):
@@ -368,9 +369,7 @@ for name, (t, info, _) in (data.items() if P.max_backup else []):
     learner.run(keys, callback=read, progress=True, desc=f"{name} {'DQN' if discrete else 'SAC'} (max backup)")
     # IQL at the end of its run: min of the twin critics at the policy's action (mode / argmax)
     iql_train, iql_c = iql_carry[name]
-    space = {"discrete": discrete, "obs_dim": s0.shape[1],
-             **({"n_actions": int(np.max(t.action)) + 1} if discrete else {"action_dim": t.action.shape[1]})}
-    q_values = make_nets(space, IQLConfig(hidden=HIDDEN)).q_values
+    q_values = make_nets(action_space(t), IQLConfig(hidden=HIDDEN)).q_values
 
     def iql_q_at_s0(c):
         out_ = apply(iql_train.policy_graphdef, c.actor.params, s0)
