@@ -58,7 +58,7 @@ seed = 0
 # `chi2_rows` where the χ² penalty is taken; `entropy_temperature` the entropy temperature α (fixed);
 # `grad_penalty` the weight of $\mathbb{E}\|\nabla_s Q\|^2$; `demos_dir`, `mixed_dir` where the
 # demonstrations and the mixed-quality datasets are (relative paths are taken from the repository
-# root); `time_to_expert_steps` the update budget of the time-to-expert run (§5; 0 skips it, else a multiple of 250).
+# root; `data/demos/robust` holds CartPole demonstrations of a noise-robust expert, §6); `time_to_expert_steps` the update budget of the time-to-expert run (§5; 0 skips it, else a multiple of 250).
 #
 # **Why α = 1 and not the paper's 0.01 (0.001 for CartPole and LunarLander).** Offline, with a
 # telescoped initial term, only two things set the solution: the product λα and the scale of the
@@ -279,7 +279,7 @@ for env_id in P.env_ids:
     metrics[f"{env_id}_random_return"] = random_return
     metrics[f"{env_id}_demos_return_mean"] = float(episode_returns(demos).mean())
     data[env_id] = {"demos": demos, "expert_return": expert_return, "random_return": random_return,
-                    "n_episodes": n_episodes}
+                    "n_episodes": n_episodes, "expert_file": prov.get("expert_file", f"data/experts/{env_id}.npz")}
     print(f"{env_id}: {n_episodes} demonstrations, {len(demos.reward)} transitions, expert return "
           f"{expert_return:.1f}, uniform random policy {random_return:.1f}")
     for k in P.n_demos:
@@ -354,6 +354,8 @@ for env_id in P.env_ids:
 # %% [markdown]
 # ### Why a single demonstration can fall short: how forgiving is the expert?
 #
+# The expert here is the one that made the demonstrations (named by their provenance, e.g.
+# `data/experts/CartPole-v1.npz`, or the robust expert of `demos_dir = "data/demos/robust"`).
 # An imitator that picks a different action than the expert on a fraction of steps behaves like
 # a perturbed expert. How much the expert's own return suffers from random perturbations
 # (ε-greedy: a uniform action with probability ε) bounds what an imperfect imitation can
@@ -378,8 +380,8 @@ def visited_states(env_id, act, params, n_seeds, n_episodes, seed):
 
 kmin = min(P.n_demos)
 for env_id in P.env_ids:
-    try:
-        e_graph, e_params = load_dqn_expert(env_id)
+    try:  # the expert that made the demonstrations (their provenance names its file)
+        e_graph, e_params = load_dqn_expert(env_id, repo_path(data[env_id]["expert_file"]).parent)
     except (FileNotFoundError, ValueError, TypeError) as err:
         print(f"{env_id}: no expert network to compare with ({err})")
         continue
