@@ -615,6 +615,7 @@ for run in load_sweep(ABLATION_SWEEP):
         "iq_1_best_return_mean", "iq_1_disagree_train", "iq_1_disagree_visited")}
     ablation[run.name]["wall_min"] = found_[0].provenance["wall_time_s"] / 60
     ablation[run.name]["expert"] = m_["CartPole-v1_expert_return"]
+    ablation[run.name]["sweep"] = run.sweep
 if ablation:
     print(f"{'change':28s} {'IQ-Learn':>15s} {'% expert':>8s} {'BC':>15s} {'best':>6s} {'disagree: demo':>14s} "
           f"{'visited':>7s} {'wall':>6s}")
@@ -643,15 +644,21 @@ if ablation:
 # LunarLander, and above BC).** The claims cell below measures each on the record and states the
 # misses with their numbers. What stands behind them:
 #
-# **Why CartPole misses: the expert is brittle, and the imitators make errors off the
-# demonstrations.** The record's ε-greedy line (printed above) shows how much the Double-DQN expert
-# loses when a few per cent of its actions are random, far more than the Acrobot expert. Both learners
-# reproduce the expert on its own states but disagree with it on a large share of the states they
-# visit themselves (printed above): small differences in the pole's trajectory take them off the single
-# demonstrated path, where nothing constrains the policy, and this expert does not tolerate the
-# resulting errors. More demonstrations do not cure it within 5,000 updates; the learning curves swing
-# from one chunk to the next. On LunarLander the learners disagree with the expert on most of their
-# own states: with one demonstration they land in regions the demonstration never visited.
+# **Why CartPole misses with the default expert: the expert is brittle, not the objective.** The
+# record's ε-greedy line (printed above) shows how much the default Double-DQN expert loses when a few
+# per cent of its actions are random, far more than the Acrobot expert. Both learners reproduce the
+# expert on its own states but disagree with it on a large share of the states they visit themselves
+# (printed above): small differences in the pole's trajectory take them off the single demonstrated
+# path, where nothing constrains the policy. The table above tests this one change at a time. No
+# change to the objective (loss, χ² rows, α, gradient penalty) or to the budget (1k or 20k updates)
+# gets near 95 %: the best, 20k updates, reaches 74.7 %. The one change that does is the expert.
+# The robust expert (`scripts/make_discrete_data.py --robust`: trained 150k transitions, checkpoint
+# chosen for its return under 5 % random actions) still earns 500 with 10 % random actions. From one of
+# *its* demonstrations, with the base settings, IQ-Learn earns 500 on every seed, and BC earns 495.
+# The imitators still disagree with their expert on about a fifth of the states they visit, about as
+# often as with the default expert. Those errors stop mattering when the expert's own behaviour
+# tolerates them. On LunarLander the learners disagree with the expert on most of their own states:
+# with one demonstration they land in regions the demonstration never visited.
 #
 # **Why IQ-Learn is not much better than BC here.** Offline and with the telescoped initial term,
 # IQ-Learn's objective *is* α·(BC log-likelihood) − λ E[r²] (§1): the only information beyond BC is the
@@ -676,7 +683,10 @@ if ablation:
 # ## 7. Claims
 #
 # On the record: with one demonstration IQ-Learn reaches ≥ 95 % of the expert on Acrobot and is above
-# BC there; the CartPole (≥ 95 %) and LunarLander (≥ 90 %) targets are stated misses; with 10
+# BC there. On CartPole it reaches ≥ 95 % and is above BC from one demonstration of the robust expert.
+# No change to the objective or the budget (the ablation table) gets the default expert's one-demo
+# CartPole to 95 %. With the default expert the CartPole target (≥ 95 %) is a stated miss, and so is
+# LunarLander's (≥ 90 %). With 10
 # demonstrations IQ-Learn is within 10 % of the expert on LunarLander. On this run (at least the
 # defaults' budget): IQ-Learn's greedy CartPole policy from three demonstrations reaches ≥ 75 % of the
 # expert, and from one it reproduces the expert on the demonstrated states (disagreement ≤ 10 %).
@@ -698,7 +708,9 @@ if record is not None:
         claims.add("cartpole_1demo_expert", "IQ-Learn reaches >= 95 % of the expert on CartPole from 1 demonstration",
                    pct("CartPole-v1", "iq", 1), ">= 95 %", pct("CartPole-v1", "iq", 1) >= 95.0, expected=False,
                    on="record", reason="a brittle expert and covariate shift: the imitator disagrees with the expert "
-                   f"on {100 * rm['CartPole-v1_iq_1_disagree_visited']:.0f} % of the states it visits")
+                   f"on {100 * rm['CartPole-v1_iq_1_disagree_visited']:.0f} % of the states it visits, and this expert "
+                   "does not tolerate the errors (from the robust expert's demonstrations it reaches the target: "
+                   "claim cartpole_1demo_robust_expert)")
     if "LunarLander-v3" in rp["env_ids"]:
         claims.add("lunarlander_1demo_expert", "IQ-Learn reaches >= 90 % of the expert on LunarLander from 1 "
                    "demonstration", pct("LunarLander-v3", "iq", 1), ">= 90 %", pct("LunarLander-v3", "iq", 1) >= 90.0,
@@ -708,6 +720,22 @@ if record is not None:
             claims.add("lunarlander_10demo_expert", "IQ-Learn is within 10 % of the expert on LunarLander from 10 "
                        "demonstrations", pct("LunarLander-v3", "iq", 10), ">= 90 %",
                        pct("LunarLander-v3", "iq", 10) >= 90.0, on="record")
+ROBUST_ENTRY = "cartpole-one-demo-robust-expert"
+robust_ = next((a for a in ablation.values() if a["sweep"] == ROBUST_ENTRY), None)
+if robust_ is not None:
+    claims.add("cartpole_1demo_robust_expert", "From 1 demonstration of the noise-robust expert, IQ-Learn reaches "
+               ">= 95 % of the expert on CartPole", robust_["iq_1_normalized_score"], ">= 95 %",
+               robust_["iq_1_normalized_score"] >= 95.0, on="record")
+    claims.add("cartpole_1demo_robust_above_bc", "From 1 demonstration of the noise-robust expert, IQ-Learn's "
+               "CartPole return is above BC's", robust_["iq_1_return_mean"] - robust_["bc_1_return_mean"], "> 0",
+               robust_["iq_1_return_mean"] > robust_["bc_1_return_mean"], on="record")
+    others_ = {n: a for n, a in ablation.items() if a["sweep"] != ROBUST_ENTRY}
+    if others_:
+        best_name_ = max(others_, key=lambda n: others_[n]["iq_1_normalized_score"])
+        best_other_ = others_[best_name_]["iq_1_normalized_score"]
+        claims.add("cartpole_1demo_objective_not_the_limit", "With the default expert, no change to the objective or "
+                   f"the budget reaches 95 % from 1 CartPole demonstration (best: {best_name_})", best_other_,
+                   "< 95 %", best_other_ < 95.0, on="record")
 full_size = P.train_steps >= 2000 and P.n_seeds >= 3 and P.eval_episodes >= 6
 # the ablation runs of sweeps/cartpole-one-demo.yaml change the objective: its claims are the defaults'
 default_objective = (P.loss, P.chi2_rows, P.entropy_temperature, P.grad_penalty) == ("value_expert", "expert", 1.0, 0.0)

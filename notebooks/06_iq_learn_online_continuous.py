@@ -56,6 +56,7 @@ lfo_eval_every = 1024
 lfo_critic_lr = 0.0003
 lfo_batch_size = 64
 lfo_action_model = "dynamics"
+lfo_demos_dir = "data/demos"
 
 # %% [markdown]
 # **Parameters.** `env_id` is any continuous-control id with demonstrations in `data/demos/`;
@@ -66,7 +67,9 @@ lfo_action_model = "dynamics"
 # 3e-5, critic 3e-4, fixed $\alpha = 0.01$, $\chi^2$ weight $\lambda = 0.5$; our defaults shrink the
 # networks and batch and raise the actor step so that Pendulum trains in a minute on two CPU cores.
 # `sac_reference` also trains SAC from scratch **with** the true reward (one seed) as a yardstick.
-# The LfO part runs each of `lfo_env_ids` with each demo count in `lfo_demos`.
+# The LfO part runs each of `lfo_env_ids` with each demo count in `lfo_demos`, the demonstrations
+# taken from `lfo_demos_dir` (relative to the repository root; `data/demos/robust` holds CartPole
+# demonstrations of a noise-robust expert, see notebook 05).
 #
 # **Full run** (a papermill rerun; about 10 minutes for Pendulum and CartPole):
 # `-p n_seeds 5 -p total_steps 20000 -p eval_every 2000 -p sac_reference True -p lfo_seeds 3
@@ -82,8 +85,8 @@ lfo_action_model = "dynamics"
 # %%
 # %load_ext autoreload
 # %autoreload 2
-from iqlib.notebook.params import (Bool, Choice, EnvId, Float, Int, ListOf, OutputDir, check_parameters, demo_episodes,
-                                   require, require_distinct)
+from iqlib.notebook.params import (Bool, Choice, EnvId, Float, Int, ListOf, OutputDir, Str, check_parameters,
+                                   demo_episodes, require, require_distinct)
 
 P = check_parameters(globals(), {
     "output_dir": OutputDir(),
@@ -113,6 +116,7 @@ P = check_parameters(globals(), {
     "lfo_critic_lr": Float(0.0, 1.0, lo_open=True),
     "lfo_batch_size": Int(1, 65_536),
     "lfo_action_model": Choice(["dynamics", "regression"]),
+    "lfo_demos_dir": Str(),
 })
 require(P.learning_starts < P.total_steps,
         f"learning_starts ({P.learning_starts}) must be < total_steps ({P.total_steps}): at least one update")
@@ -142,8 +146,13 @@ require(P.lfo_steps % P.lfo_eval_every == 0 and P.lfo_eval_every % _lfo.train_fr
         f"of the LfO learner's train_freq ({_lfo.train_freq})")
 _held = demo_episodes(P.env_id)
 require(P.n_demos <= _held, f"n_demos ({P.n_demos}) must be <= the {_held} demo episodes of env_id ({P.env_id!r})")
+from iqlib.notebook.runner import REPO_ROOT
+
+LFO_DEMOS = REPO_ROOT / P.lfo_demos_dir  # relative paths are taken from the repository root
+require(LFO_DEMOS.is_dir(), f"parameter 'lfo_demos_dir': expected an existing folder, got {P.lfo_demos_dir!r} ({LFO_DEMOS})")
 for _env in P.lfo_env_ids:
-    _held = demo_episodes(_env)
+    _held = demo_episodes(_env, LFO_DEMOS)
+    require(_held is not None, f"parameter 'lfo_demos_dir': no demonstrations of {_env} in {P.lfo_demos_dir!r}")
     require(max(P.lfo_demos) <= _held,
             f"lfo_demos (max {max(P.lfo_demos)}) must be <= the {_held} demo episodes of lfo_env_ids entry {_env!r}")
 T_START = time.perf_counter()
@@ -360,7 +369,7 @@ for lfo_env in P.lfo_env_ids:
     for k in P.lfo_demos:
         t0 = time.perf_counter()
         _, _, lh, linfo = train_iq_learn_lfo(lfo_env, lfo_cfg, n_demos=k, seed=P.seed, n_seeds=P.lfo_seeds,
-                                             total_steps=P.lfo_steps, progress=True)
+                                             total_steps=P.lfo_steps, progress=True, demos_dir=LFO_DEMOS)
         wall = time.perf_counter() - t0
         last, best = summary(lh["eval_deterministic"])
         s_last, _ = summary(lh["eval_stochastic"])
@@ -465,10 +474,15 @@ if record is not None:
 # - **Implicit reward.** The correlation of $r_Q$ with the true reward on the agent's last transitions
 #   (§2, and the record's) is positive but weak: $r_Q$ is identified only up to potential shaping
 #   (notebook 04), and the one-sample $V$ adds noise, so we report it, not assert it.
-# - **LfO on CartPole.** From observations only, the return oscillates between evaluations, so one
-#   seed's last evaluation is a noisy number; the record's mean curve plateaus well **below** the
-#   paper's Table 8, and more demonstrations did not help. Without the absorbing value (paper's mask)
-#   the agent learned to drop the pole with either action model.
+# - **LfO on CartPole.** The record learns from the robust expert's demonstrations
+#   (`lfo_demos_dir = "data/demos/robust"`, notebook 05). From observations only it reaches the
+#   issue's target of 400 with 1 and with 10 demonstrations: 407.7 ± 98.8 and 450.0 ± 70.7 at the last
+#   evaluation, 3 seeds. The paper's Table 8 has 452 ± 50 and 485 ± 25. With the default expert's
+#   demonstrations the same learner stopped at 248.9 ± 149.2 and 233.0 ± 56.1 (the record at commit
+#   `06ad460`). Its curves oscillated between evaluations, and more demonstrations did not help. That
+#   expert loses most of its return under 10 % random actions, so its states sit on a narrow path that
+#   the learner's own noisy policy cannot hold. Without the absorbing value (the paper's mask) the
+#   agent learned to drop the pole with either action model.
 # - **Not recorded.** Hopper-v5 from one demonstration (the paper's headline online result) and LfO on
 #   LunarLander were run in earlier sessions outside the sweep and are not in `results/`; their numbers
 #   are therefore not quoted here. Those runs found Hopper reaching its expert's return from one
@@ -480,7 +494,8 @@ if record is not None:
 #
 # On the record: online IQ-Learn reaches the expert's return on Pendulum without ever seeing the
 # reward (normalised last return ≥ 0.9, the headline) and ends within 50 of SAC trained on the true
-# reward; LfO on CartPole reaching 90 % of the paper's Table 8 is a stated miss. On this run (at least
+# reward. LfO on CartPole, from the robust expert's demonstrations, reaches 400 with 1 and with 10
+# demonstrations, and 90 % of the paper's Table 8 with 1. On this run (at least
 # the defaults' budget): IQ-Learn climbs to ≥ 0.7 of the random-to-expert range within 10,000 steps,
 # and its mean curve stays within the record's seed band (widened by 150) at the steps both ran.
 
@@ -496,12 +511,22 @@ if record is not None:
         gap = rm[f"{P.env_id}_iq_return_mean"] - rm[f"{P.env_id}_sac_return_last"]
         claims.add("within_50_of_sac", "IQ-Learn's last return is within 50 of SAC trained on the true reward",
                    gap, ">= -50", gap >= -50.0, on="record")
-    if "CartPole-v1" in rp["lfo_env_ids"] and 1 in rp["lfo_demos"]:
-        lfo1, paper1 = rm["CartPole-v1_lfo_1_return_mean"], rm["CartPole-v1_lfo_1_paper_return"]
-        claims.add("lfo_cartpole_paper", "LfO on CartPole from 1 demonstration reaches 90 % of the paper's Table 8 "
-                   f"({paper1})", lfo1, f">= {0.9 * paper1:.0f}", lfo1 >= 0.9 * paper1, expected=False, on="record",
-                   reason=f"{rp['lfo_steps']} steps: the greedy return oscillates and its mean plateaus near half "
-                   "the expert's")
+    robust_lfo = rp.get("lfo_demos_dir", "data/demos") == "data/demos/robust"
+    why_not = ("" if robust_lfo else "the default expert's demonstrations (a brittle expert, notebook 05): the greedy "
+               "return oscillates and its mean plateaus near half the expert's")
+    if "CartPole-v1" in rp["lfo_env_ids"]:
+        for k in (1, 10):
+            if k not in rp["lfo_demos"]:
+                continue
+            lfo_k = rm[f"CartPole-v1_lfo_{k}_return_mean"]
+            claims.add(f"lfo_cartpole_{k}_demo_400", f"LfO on CartPole from {k} demonstration(s) reaches a greedy "
+                       f"return of 400 ({rp['lfo_seeds']} seeds, last evaluation)", lfo_k, ">= 400", lfo_k >= 400.0,
+                       expected=robust_lfo, on="record", reason=why_not)
+        if 1 in rp["lfo_demos"]:
+            lfo1, paper1 = rm["CartPole-v1_lfo_1_return_mean"], rm["CartPole-v1_lfo_1_paper_return"]
+            claims.add("lfo_cartpole_paper", "LfO on CartPole from 1 demonstration reaches 90 % of the paper's "
+                       f"Table 8 ({paper1})", lfo1, f">= {0.9 * paper1:.1f}", lfo1 >= 0.9 * paper1,
+                       expected=robust_lfo, on="record", reason=why_not)
 full_size = P.total_steps >= 10_000 and P.n_seeds >= 2 and P.n_demos >= 10
 fresh_norm = metrics[f"{key}_iq_normalized_last"]
 claims.add("fresh_climbs", f"IQ-Learn's deterministic return on {P.env_id} reaches >= 0.7 of the random-to-expert "
