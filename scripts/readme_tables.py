@@ -190,13 +190,38 @@ def render_05_ablation(recs: list[Rec]) -> list[str]:
          "disagree demo / visited", "wall", "commit"], rows) + [""]
 
 
+def render_09_lunarlander(recs: list[Rec]) -> list[str]:
+    """Discrete IQL on lunarlander-mixed, one change of τ or β per record: one compact table."""
+    from iqlib.neural.iql import IQLConfig  # heavy (jax): only this table needs the discrete defaults
+
+    rows, name = [], "lunarlander-mixed"
+    for rec in recs:
+        p, m = rec.parameters, rec.metrics
+        cfg = IQLConfig.discrete(**{k: p[k] for k in ("expectile", "awr_temperature") if p.get(k) is not None})
+        try:
+            rows.append([f"`{rec.folder.name}`", f"{cfg.expectile:g}", f"{cfg.awr_temperature:g}"]
+                        + [pm(m, f"{name}_{method}_score") for method in ("iql", "bc", "pctbc")]
+                        + [num(m[f"{name}_iql_final_clipped_fraction"], 3), num(m[f"{name}_iql_final_critic_loss"], 2),
+                           minutes(rec), f"`{commit(rec)}`"])
+        except KeyError as err:
+            raise KeyError(f"{rec.folder}: no {err.args[0]!r} in its metrics") from None
+    p = recs[0].parameters
+    return [f"Normalised score after the last update, mean ± std over {p['n_seeds']} seeds ({p['train_steps']} "
+            f"updates, {p['hidden']}-unit layers, {p['eval_episodes']} evaluation episodes), one change of τ or β "
+            "per row against τ 0.7, β 3; at clip = the share of AWR weights at the clip (100) and TD loss = the "
+            "critics' loss, both over the last tenth of the run:", ""] + table(
+        ["record (`results/09_iql_offline/`)", "τ", "β", "IQL", "BC", "10 %BC", "at clip", "TD loss", "wall",
+         "commit"], rows) + [""]
+
+
 #: The rendered notebooks: prefix -> renderer of one sweep entry's records.
 RENDERERS: dict[str, Callable[[list[Rec]], list[str]]] = {
     "05": render_05, "06": render_06, "09": render_09, "10": render_10}
 
 #: Tables of one other sweep file's records: marker -> (notebook prefix, sweep file, renderer of all its records).
 ABLATIONS: dict[str, tuple[str, pathlib.Path, Callable[[list[Rec]], list[str]]]] = {
-    "05ablation": ("05", ROOT / "sweeps" / "cartpole-one-demo.yaml", render_05_ablation)}
+    "05ablation": ("05", ROOT / "sweeps" / "cartpole-one-demo.yaml", render_05_ablation),
+    "09lunarlander": ("09", ROOT / "sweeps" / "iql-lunarlander.yaml", render_09_lunarlander)}
 
 
 def _entry_of(stem: str, name: str, parameters: dict[str, Any], runs: list[Run]) -> tuple[str | None, int]:

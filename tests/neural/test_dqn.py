@@ -187,6 +187,24 @@ def test_cartpole_demos_are_timeouts_and_expert_reproduces_them():
     assert returns[0] == 500.0 and lengths[0] == 500
 
 
+def test_robust_cartpole_expert_tolerates_noise_that_breaks_the_default_one():
+    """The robust expert (scripts/make_discrete_data.py --robust) keeps 500 at 5 % random actions
+    where the default expert loses return, and its demonstrations name it and are its own actions."""
+    t, prov = load_dataset(DATA / "demos" / "robust" / "CartPole-v1.npz")
+    assert prov["expert_file"] == "data/experts/robust/CartPole-v1.npz"
+    assert t.timeout.sum() == 30 and len(t.reward) == 30 * 500
+    robust = load_expert("CartPole-v1", DATA / "experts" / "robust")
+    default = load_expert("CartPole-v1")
+    assert load_provenance(DATA / "experts" / "robust" / "CartPole-v1.npz")["noise_robustness"]["0.1"] == 500.0
+    returns = {}
+    for name, (graphdef, params) in (("robust", robust), ("default", default)):
+        act = functools.partial(epsilon_greedy_act(graphdef), params, eps=0.05)
+        returns[name] = evaluate("CartPole-v1", act, 10, seed=80_000).mean()
+    assert returns["robust"] == 500.0 and returns["default"] < 450.0, returns
+    greedy = np.asarray(greedy_act(robust[0])(robust[1], t.obs[:500], jax.random.key(0)))
+    assert np.mean(greedy == t.action[:500]) >= 0.99
+
+
 @pytest.mark.parametrize("name", ["cartpole-mixed", "lunarlander-mixed"])
 def test_mixed_offline_sets(name):
     path = DATA / "offline" / f"{name}.npz"
