@@ -70,6 +70,7 @@ data: data-discrete data-locomotion data-maze
 
 data-discrete: install
 	$(VPY) scripts/make_discrete_data.py
+	$(VPY) scripts/make_discrete_data.py --envs CartPole-v1 --robust
 
 data-locomotion: install
 	$(VPY) scripts/make_locomotion_data.py
