@@ -140,16 +140,16 @@ def train_or_load(env_id: str, seed: int, skip_train: bool, command: str, expert
     def keep(step, params, rec):
         params = jax.tree_util.tree_map(np.asarray, params)
         score = rec["eval_return"]
-        if robust:  # the same network layout as train_dqn's: a throwaway graphdef for acting
-            noisy = evaluate(env_id, policy_act(graph[0], params, ROBUST_EPS), cfg.eval_episodes, seed=70_000)
+        if robust:
+            noisy = evaluate(env_id, policy_act(act_graph, params, ROBUST_EPS), cfg.eval_episodes, seed=70_000)
             rec["eps_return"] = float(noisy.mean())
             score += rec["eps_return"]
             print(f"[{env_id}]   ε = {ROBUST_EPS:g}: {rec['eps_return']:.1f}", flush=True)
         snapshots.append((rec["eval_return"], step, params, score))
 
-    spec = env_spec(env_id)
-    graph = [init_params(lambda rngs: QNetwork(spec["obs_dim"], spec["n_actions"], tuple(cfg.hidden), rngs=rngs),
-                         jax.random.key(0))[0]]
+    spec = env_spec(env_id)  # the graphdef of train_dqn's network, to act with the snapshots during training
+    act_graph = init_params(lambda rngs: QNetwork(spec["obs_dim"], spec["n_actions"], tuple(cfg.hidden), rngs=rngs),
+                            jax.random.key(0))[0]
     g, p, hist = train_dqn(env_id, cfg, seed=seed, verbose=True, callback=keep)
     if robust:
         ret, step, best, score = max(snapshots, key=lambda x: (x[3], x[1]))
