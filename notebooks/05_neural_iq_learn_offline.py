@@ -600,12 +600,11 @@ plt.show()
 # demonstrated states and on the states it visits itself.
 
 # %%
-from iqlib.notebook.grid import load_sweep
+from iqlib.notebook.grid import sweep_records
 
 ABLATION_SWEEP = REPO_ROOT / "sweeps" / "cartpole-one-demo.yaml"
 ablation = {}
-for run in load_sweep(ABLATION_SWEEP):
-    found_ = find_record(run.stem, run.name)
+for run, found_ in sweep_records(ABLATION_SWEEP):
     if found_ is None:
         print(f"{run.name}: no record (python -m iqlib.notebook.sweep sweeps/cartpole-one-demo.yaml)")
         continue

@@ -553,13 +553,12 @@ plt.show()
 # and the critics' TD loss.
 
 # %%
-from iqlib.notebook.grid import load_sweep
+from iqlib.notebook.grid import sweep_records
 from iqlib.notebook.runner import REPO_ROOT
 
 LUNAR, LUNAR_SWEEP = "lunarlander-mixed", REPO_ROOT / "sweeps" / "iql-lunarlander.yaml"
 lunar = {}
-for run in load_sweep(LUNAR_SWEEP):
-    found_ = find_record(run.stem, run.name)
+for run, found_ in sweep_records(LUNAR_SWEEP):
     if found_ is None:
         print(f"{run.name}: no record (python -m iqlib.notebook.sweep sweeps/{LUNAR_SWEEP.name})")
         continue

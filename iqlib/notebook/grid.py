@@ -35,11 +35,11 @@ import yaml
 
 from iqlib.notebook.overrides import parameters_cell
 from iqlib.notebook.params import RENAMED
-from iqlib.notebook.records import run_name
+from iqlib.notebook.records import find_record, run_name
 from iqlib.notebook.runner import NOTEBOOK_DIR, find_notebooks
 
 __all__ = ["SweepError", "Run", "ENTRY_KEYS", "notebook_parameters", "resolve_notebook",
-           "expand_entry", "parse_sweep", "check_unique", "load_sweep"]
+           "expand_entry", "parse_sweep", "check_unique", "load_sweep", "sweep_records"]
 
 #: The keys an entry may hold.
 ENTRY_KEYS = ("name", "notebook", "parameters", "grid", "seeds")
@@ -212,3 +212,13 @@ def load_sweep(path: str | os.PathLike, notebook_dir: str | os.PathLike = NOTEBO
     except yaml.YAMLError as err:
         raise SweepError(f"{path}: not valid YAML: {err}") from None
     return parse_sweep(data, str(path), path.parent, pathlib.Path(notebook_dir))
+
+
+def sweep_records(path: str | os.PathLike, results_dir: str | os.PathLike | None = None) -> list[tuple[Run, Any]]:
+    """Every run of the sweep file ``path`` with its record: ``[(run, found), ...]`` in the file's
+    order, ``found`` being :func:`iqlib.notebook.records.find_record`'s ``(record, curves)`` for the
+    run's folder under ``results_dir`` (default ``results/``), or None where it has no complete record.
+
+    Raises ``SweepError`` as :func:`load_sweep` does.
+    """
+    return [(run, find_record(run.stem, run.name, results_dir)) for run in load_sweep(path)]

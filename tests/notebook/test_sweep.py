@@ -18,7 +18,7 @@ import yaml
 from distributed import Client, LocalCluster
 
 from iqlib.notebook import sweep
-from iqlib.notebook.grid import SweepError, load_sweep, notebook_parameters, parse_sweep
+from iqlib.notebook.grid import SweepError, load_sweep, notebook_parameters, parse_sweep, sweep_records
 from iqlib.notebook.records import TMP_MARK, is_complete, load_records, write_record
 from iqlib.notebook.runner import ensure_kernel
 
@@ -321,3 +321,14 @@ def test_one_worker_starts_the_runs_in_the_files_order(tiny, tmp_path, kernel_na
         cluster.close()
     assert [(x, seed) for _, x, seed, _ in starts(counter)] == [(str(r.parameters["x"]), str(r.parameters["seed"]))
                                                                 for r in runs]
+
+
+def test_sweep_records_pairs_every_run_with_its_record_or_none(tiny, tmp_path):
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(entry()))
+    results = tmp_path / "results"
+    write_record(results / "tiny" / "x=2.5,seed=1", {"x": 2.5, "seed": 1}, {"score": 26.0},
+                 {"command": "test", "git": {}, "versions": {}, "machine": {}, "wall_time_s": 1.0, "date": "2026-12-02"})
+    pairs = sweep_records(tmp_path / "s.yaml", results)
+    assert [run.name for run, _ in pairs] == ["x=1,seed=0", "x=1,seed=1", "x=2.5,seed=0", "x=2.5,seed=1"]
+    assert [found is None for _, found in pairs] == [True, True, True, False]
+    assert pairs[3][1][0].metrics == {"score": 26.0}
