@@ -544,7 +544,7 @@ plt.show()
 #
 # Discrete IQL's τ 0.7 and β 3 are our choice: the paper has no discrete experiments. Which setting
 # does best on `lunarlander-mixed`, against BC and 10 %BC? `sweeps/iql-lunarlander.yaml` changes one
-# at a time: β ∈ {0.3, 1, 3, 10} at τ 0.7, and τ 0.9 at β 3. β changes only the policy step, so the
+# at a time: β ∈ {0.3, 1, 3, 10} at τ 0.7, and τ ∈ {0.9, 0.5} at β 3. β changes only the policy step, so the
 # critics (and their TD loss) are the same in every β run; τ changes the critics. Every run has 5
 # seeds, 2·10⁴ updates, 256-unit layers and 10 evaluation episodes, with BC and 10 %BC beside it
 # and no max-backup learner.
