@@ -58,7 +58,8 @@ seed = 0
 # `chi2_rows` where the χ² penalty is taken; `entropy_temperature` the entropy temperature α (fixed);
 # `grad_penalty` the weight of $\mathbb{E}\|\nabla_s Q\|^2$; `demos_dir`, `mixed_dir` where the
 # demonstrations and the mixed-quality datasets are (relative paths are taken from the repository
-# root; `data/demos/robust` holds CartPole demonstrations of a noise-robust expert, §6); `time_to_expert_steps` the update budget of the time-to-expert run (§5; 0 skips it, else a multiple of 250).
+# root; `data/demos/robust` holds CartPole demonstrations of a noise-robust expert, §6);
+# `time_to_expert_steps` the update budget of the time-to-expert run (§5; 0 skips it, else a multiple of 250).
 #
 # **Why α = 1 and not the paper's 0.01 (0.001 for CartPole and LunarLander).** Offline, with a
 # telescoped initial term, only two things set the solution: the product λα and the scale of the

@@ -149,7 +149,8 @@ require(P.n_demos <= _held, f"n_demos ({P.n_demos}) must be <= the {_held} demo 
 from iqlib.notebook.runner import REPO_ROOT
 
 LFO_DEMOS = REPO_ROOT / P.lfo_demos_dir  # relative paths are taken from the repository root
-require(LFO_DEMOS.is_dir(), f"parameter 'lfo_demos_dir': expected an existing folder, got {P.lfo_demos_dir!r} ({LFO_DEMOS})")
+require(LFO_DEMOS.is_dir(),
+        f"parameter 'lfo_demos_dir': expected an existing folder, got {P.lfo_demos_dir!r} ({LFO_DEMOS})")
 for _env in P.lfo_env_ids:
     _held = demo_episodes(_env, LFO_DEMOS)
     require(_held is not None, f"parameter 'lfo_demos_dir': no demonstrations of {_env} in {P.lfo_demos_dir!r}")

@@ -610,9 +610,10 @@ if lunar:
 #   *soft* in-support maximum (notebook 07): when the good continuation is rare it lifts V only part of
 #   the way toward it.
 # * **LunarLander: IQL above BC, far below 10 %BC, at every β and τ tried.** The β/τ records (table
-#   above, 5 seeds, 2·10⁴ updates) give IQL 24.7 / 35.8 / 43.9 / 34.0 at β 0.3 / 1 / 3 / 10, and 37.1 /
-#   28.5 at τ 0.9 / 0.5, against BC 15.6 ± 18.7 and 10 %BC 95.5 ± 3.6. β = 3 is best. Smaller β moves IQL toward BC,
-#   as the weights flatten (none at the clip at β 0.3). Larger β puts 28 % of the weights at the clip.
+#   above, 5 seeds, 2·10⁴ updates) give IQL 24.7 / 35.8 / 43.9 / 34.0 at β 0.3 / 1 / 3 / 10, and
+#   37.1 / 28.5 at τ 0.9 / 0.5, against BC 15.6 ± 18.7 and 10 %BC 95.5 ± 3.6. β = 3 is best. Smaller β
+#   moves IQL toward BC, as the weights flatten (none at the clip at β 0.3). Larger β puts 28 % of the
+#   weights at the clip.
 #   The critics' squared TD error is 59 over the last tenth (RMS ≈ 7.7 in the scaled reward's units;
 #   the landing and crash rewards are ±100-point spikes). So the advantages inside $e^{\beta A}$ are
 #   mostly critic noise, and no β turns them into the clean ranking of episodes that 10 %BC reads off
@@ -629,8 +630,8 @@ if lunar:
 #
 # On the records: IQL ≥ BC on every recorded medium-replay and maze dataset at ≥ 5 seeds (the
 # headline: the smallest IQL − BC margin among them); hopper-medium-expert ≥ 80 is a stated miss;
-# on lunarlander-mixed (the β/τ records) IQL at τ 0.7, β 3 is ≥ BC, and IQL reaching 10 %BC at its best
-# setting is a stated miss; on hopper-medium-replay the max-backup learner's Q at the initial
+# on lunarlander-mixed (the β/τ records) IQL at τ 0.7, β 3 is ≥ BC, and IQL reaching 10 %BC at its
+# best setting is a stated miss; on hopper-medium-replay the max-backup learner's Q at the initial
 # states is at least 5× the discounted return its policy earns, IQL's at most 2×. On this run, where it is at least the defaults' budget: on
 # `cartpole-mixed` IQL beats BC by at least 20 points. Where this run and a record share dataset and
 # configuration, BC (constant learning rate) must give the recorded scores exactly at the updates both
@@ -656,7 +657,7 @@ for name, (rec, _) in records.items():
     if name == "lunarlander-mixed":
         claims.add("lunarlander_iql_ge_bc", "IQL >= BC on lunarlander-mixed (no target)", iql - bc_, ">= 0",
                    iql >= bc_, expected=False, on="record",
-                   reason="critic TD errors large against the advantages (sweeps/iql-lunarlander.yaml: §records)")
+                   reason="critic TD errors large against the advantages (the β/τ records of sweeps/iql-lunarlander.yaml)")
 if lunar:
     base_ = next((a for a in lunar.values() if (a["tau"], a["beta"]) == (0.7, 3.0)), None)
     if base_ is not None:

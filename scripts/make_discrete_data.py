@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import pathlib
 import shlex
 import sys
@@ -147,7 +146,7 @@ def train_or_load(env_id: str, seed: int, skip_train: bool, command: str, expert
             print(f"[{env_id}]   ε = {ROBUST_EPS:g}: {rec['eps_return']:.1f}", flush=True)
         snapshots.append((rec["eval_return"], step, params, score))
 
-    spec = env_spec(env_id)  # the graphdef of train_dqn's network, to act with the snapshots during training
+    spec = env_spec(env_id)  # train_dqn's network layout: a graphdef to act with its snapshots during training
     act_graph = init_params(lambda rngs: QNetwork(spec["obs_dim"], spec["n_actions"], tuple(cfg.hidden), rngs=rngs),
                             jax.random.key(0))[0]
     g, p, hist = train_dqn(env_id, cfg, seed=seed, verbose=True, callback=keep)
@@ -209,9 +208,10 @@ def main(argv=None):
         if not args.skip_train:
             save_dqn_expert(env_id, p, CONFIGS[env_id].hidden, prov, experts_dir, medium_params=pm)
         train_info = {k: prov[k] for k in ("training_steps", "training_updates", "training_wall_time_s", "seed")}
-        expert_file = experts_dir.joinpath(f"{env_id}.npz")
+        expert_file = expert_path(env_id, experts_dir)  # named relative to the repository when inside it
+        expert_file = expert_file.relative_to(ROOT) if expert_file.is_relative_to(ROOT) else expert_file
         common = {"env_id": env_id, "gymnasium_version": gym.__version__, "generated_by": command,
-                  "seed": args.seed, "expert_file": str(expert_file.relative_to(ROOT) if expert_file.is_relative_to(ROOT) else expert_file),
+                  "seed": args.seed, "expert_file": str(expert_file),
                   "expert_return_mean": float(rets.mean()), "expert_return_std": float(rets.std()),
                   "expert_eval_episodes": EVAL_EPISODES, "expert_training": train_info}
         key = jax.random.key(args.seed)
