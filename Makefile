@@ -77,6 +77,7 @@ data-locomotion: install
 
 data-maze: install
 	$(VPY) scripts/make_maze_data.py
+	$(VPY) scripts/make_maze_data.py --keep-goal-segments --out data/offline/pointmaze-medium-goal.npz
 
 .PHONY: minari
 

@@ -61,6 +61,7 @@ _LOCO_KINDS = ("random", "medium", "medium-replay", "medium-expert", "expert")
 DATASETS = {
     **{f"{env}-{kind}": env for env in ("hopper", "halfcheetah") for kind in _LOCO_KINDS},
     "pointmaze-medium-stitch": "pointmaze-medium",
+    "pointmaze-medium-goal": "pointmaze-medium",
     "cartpole-mixed": "cartpole",
     "lunarlander-mixed": "lunarlander",
 }
