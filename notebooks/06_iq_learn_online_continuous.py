@@ -386,6 +386,12 @@ for lfo_env in P.lfo_env_ids:
                         f"{pre}_best_return_mean": best.mean(), f"{pre}_stochastic_return_mean": s_last.mean(),
                         f"{pre}_expert_return": linfo["expert_return_mean"], f"{pre}_paper_return": paper[0],
                         f"{pre}_wall_s": wall})
+        tail = {name: np.asarray(v)[:, -max(1, np.asarray(v).shape[1] // 10):].mean()
+                for name, v in lh["metrics"].items()}
+        # over the last tenth of the chunks, seed mean: the action model's loss (dynamics: the squared error of
+        # ŝ'(s, a) in units of the demonstrations' Δs std, summed over dimensions) and the implicit-reward gap
+        metrics.update({f"{pre}_final_aux_loss": float(tail["aux_loss"]),
+                        f"{pre}_final_reward_gap": float(tail["expert_reward"] - tail["policy_reward"])})
 
 print(f"{'env':>15} {'demos':>5} {'last (det.)':>16} {'best':>7} {'last (stoch.)':>13} {'expert':>7} "
       f"{'paper Table 8':>14} {'wall [s]':>8}")
