@@ -214,6 +214,52 @@ def render_09_lunarlander(recs: list[Rec]) -> list[str]:
          "commit"], rows) + [""]
 
 
+def render_09_maze(recs: list[Rec]) -> list[str]:
+    """Neural IQL on the two maze sets and three expectiles: one compact table."""
+    rows = []
+    for rec in recs:
+        p, m = rec.parameters, rec.metrics
+        name = p["datasets"][0]
+        try:
+            rows.append([f"`{rec.folder.name}`", f"`{name}`", f"{p['expectile']:g}"]
+                        + [pm(m, f"{name}_{method}_score") for method in ("iql", "bc", "pctbc")]
+                        + [num(m[f"{name}_iql_value_distance_spearman"], 2), minutes(rec), f"`{commit(rec)}`"])
+        except KeyError as err:
+            raise KeyError(f"{rec.folder}: no {err.args[0]!r} in its metrics") from None
+    p = recs[0].parameters
+    return [f"Normalised score after the last update, mean ± std over {p['n_seeds']} seeds ({p['train_steps']} "
+            f"updates, {p['hidden']}-unit layers, {p['eval_episodes']} evaluation episodes, β 10); V ~ −distance = "
+            "the Spearman correlation of IQL's V with minus the shortest-path distance to the goal over the maze's "
+            "free cells (seed mean):", ""] + table(
+        ["record (`results/09_iql_offline/`)", "data", "τ", "IQL", "BC", "10 %BC", "V ~ −distance", "wall",
+         "commit"], rows) + [""]
+
+
+def render_06_lfo(recs: list[Rec]) -> list[str]:
+    """Learning from observations on other environments: the LfO rows of each record."""
+    rows = []
+    for rec in recs:
+        p, m = rec.parameters, rec.metrics
+        for lfo_env in p["lfo_env_ids"]:
+            for n in p["lfo_demos"]:
+                pre = f"{lfo_env}_lfo_{n}"
+                try:
+                    rows.append([lfo_env, p.get("lfo_action_model", "dynamics"), f"{n}",
+                                 f"{p['lfo_seeds']} × {p['lfo_steps']}", pm(m, f"{pre}_return"),
+                                 num(m[f"{pre}_best_return_mean"]), num(m[f"{pre}_stochastic_return_mean"]),
+                                 num(m[f"{pre}_expert_return"]), num(m[f"{pre}_paper_return"], 0),
+                                 num(m[f"{pre}_final_aux_loss"], 2), minutes(rec), f"`{commit(rec)}`"])
+                except KeyError as err:
+                    raise KeyError(f"{rec.folder}: no {err.args[0]!r} in its metrics") from None
+    return ["IQ-Learn from observations only, greedy return at the last evaluation, mean ± std over seeds; best = "
+            "the best evaluation (seed mean), sampled = the softmax policy's last return; expert = the "
+            "demonstrations' mean return; paper = IQ-Learn's Table 8; aux loss = the action model's loss over the "
+            "last tenth of the updates (dynamics: squared error of ŝ'(s, a) in Δs-std units, summed over the state; "
+            "regression: squared error of the action-value network against Q(s, s')); wall = the whole record:",
+            ""] + table(["env", "action model", "demos", "seeds × env steps", "last", "best", "sampled", "expert",
+                         "paper", "aux loss", "wall", "commit"], rows) + [""]
+
+
 #: The rendered notebooks: prefix -> renderer of one sweep entry's records.
 RENDERERS: dict[str, Callable[[list[Rec]], list[str]]] = {
     "05": render_05, "06": render_06, "09": render_09, "10": render_10}
@@ -221,7 +267,9 @@ RENDERERS: dict[str, Callable[[list[Rec]], list[str]]] = {
 #: Tables of one other sweep file's records: marker -> (notebook prefix, sweep file, renderer of all its records).
 ABLATIONS: dict[str, tuple[str, pathlib.Path, Callable[[list[Rec]], list[str]]]] = {
     "05ablation": ("05", ROOT / "sweeps" / "cartpole-one-demo.yaml", render_05_ablation),
-    "09lunarlander": ("09", ROOT / "sweeps" / "iql-lunarlander.yaml", render_09_lunarlander)}
+    "09lunarlander": ("09", ROOT / "sweeps" / "iql-lunarlander.yaml", render_09_lunarlander),
+    "09maze": ("09", ROOT / "sweeps" / "iql-maze.yaml", render_09_maze),
+    "06lfo": ("06", ROOT / "sweeps" / "iq-learn-lfo-lunarlander.yaml", render_06_lfo)}
 
 
 def _entry_of(stem: str, name: str, parameters: dict[str, Any], runs: list[Run]) -> tuple[str | None, int]:

@@ -181,3 +181,22 @@ def test_dataset_needs_stitching(dataset):
     rets = episode_returns(t)
     assert 0 < rets.max() < 0.2 * prov["ref_expert_return"]  # data reach the goal but never stay
     assert 0 < prov["fraction_transitions_reward1"] < 0.1
+
+
+def test_goal_set_is_the_stitch_stream_with_the_goal_segments_logged(dataset):
+    """pointmaze-medium-goal (--keep-goal-segments) and the stitch set come from one controller stream:
+    removing the goal set's episodes that end in the goal cell gives the stitch set, transition for
+    transition (up to the goal set's last, possibly cut, episode)."""
+    s, _, _ = dataset
+    g, prov = load_dataset(DATA.with_name("pointmaze-medium-goal.npz"))
+    assert prov["goal_segments"] == "logged" and prov["n_segments_excluded_goal_cell"] == 0
+    b = episode_bounds(g)
+    last = pm.xy_to_cell(g.next_obs[b[:, 1] - 1, :2], pm.MEDIUM_MAP)
+    aimed = np.all(last == np.array(GOAL_CELL), axis=1)
+    assert aimed.sum() >= 50  # the goal-directed segments the stitch set leaves out
+    keep = np.concatenate([np.arange(a, c) for (a, c), m in zip(b[:-1], aimed[:-1]) if not m])
+    assert len(keep) > 180_000
+    for field in ("obs", "action", "reward", "next_obs", "timeout"):
+        np.testing.assert_array_equal(getattr(g, field)[keep], getattr(s, field)[:len(keep)], err_msg=field)
+    rets = episode_returns(g)
+    assert np.all(rets[aimed] > 0)  # every goal segment reaches the goal (and then a new goal is drawn)
