@@ -60,6 +60,7 @@ top_fraction = 0.1
 seed_group = 0
 expectile = None
 awr_temperature = None
+target_rate = None
 max_backup = True
 
 # %% [markdown]
@@ -75,7 +76,8 @@ max_backup = True
 # `batch_size` the minibatch (paper: 256). τ and β come from the dataset's domain
 # (`IQLConfig.for_domain`: locomotion τ 0.7, β 3; maze τ 0.9, β 10 — the paper's AntMaze
 # values; discrete τ 0.7, β 3, our choice); `expectile` / `awr_temperature`, when not None, override
-# τ / β for every dataset (sweeps). `top_fraction` is the share of episodes 10 %BC keeps.
+# τ / β for every dataset (sweeps), and `target_rate`, when not None, the Polyak rate ρ of the target
+# critics (paper: 0.005; it sets the values' clock, see "Reading the records"). `top_fraction` is the share of episodes 10 %BC keeps.
 # `max_backup` also trains, on every dataset with the same budget, the learner IQL is built to avoid —
 # offline DQN (discrete) or offline SAC (continuous), whose backups maximise over actions — and
 # measures its overestimation (the overestimation trap section).
@@ -116,6 +118,7 @@ P = check_parameters(globals(), {
     "seed_group": Int(0, 64),
     "expectile": Optional(Float(0.0, 1.0, lo_open=True, hi_open=True)),
     "awr_temperature": Optional(Float(0.0)),
+    "target_rate": Optional(Float(0.0, 1.0, lo_open=True)),
     "max_backup": Bool(),
 })
 require(P.seed_group == 0 or P.n_seeds % P.seed_group == 0,
@@ -219,7 +222,8 @@ for name in P.datasets:
 keys = jax.random.split(jax.random.key(P.seed), P.n_seeds)
 results, timings, iql_metrics, iql_carry = {}, {}, {}, {}
 for name, (t, info, top) in data.items():
-    overrides = {k: v for k, v in (("expectile", P.expectile), ("awr_temperature", P.awr_temperature)) if v is not None}
+    overrides = {k: v for k, v in (("expectile", P.expectile), ("awr_temperature", P.awr_temperature),
+                                                  ("target_rate", P.target_rate)) if v is not None}
     cfg = IQLConfig.for_domain(info["domain"], hidden=HIDDEN, batch_size=P.batch_size, **overrides)
     bc_cfg = bc.BCConfig(hidden=HIDDEN, batch_size=P.batch_size)
     trainers = {"iql": make_train(cfg, t, P.train_steps, chunk_size=P.eval_every),
@@ -235,7 +239,7 @@ for name, (t, info, top) in data.items():
         if method == "iql":
             iql_metrics[name], iql_carry[name] = metrics, (trainer, carry)
     print(f"{name}: " + ", ".join(f"{m} {timings[name, m]:.1f} s" for m in trainers)
-          + f"  (τ {cfg.expectile}, β {cfg.awr_temperature})")
+          + f"  (τ {cfg.expectile}, β {cfg.awr_temperature}, ρ {cfg.target_rate})")
 
 # %% [markdown]
 # ## Scores
@@ -745,7 +749,7 @@ for name in data:
         continue
     rec, rec_curves = records[name]
     same = all(rec.parameters.get(k) == P[k] for k in ("seed", "hidden", "batch_size", "eval_episodes", "top_fraction",
-                                                        "expectile", "awr_temperature"))
+                                                        "expectile", "awr_temperature", "target_rate"))
     if not same or name.replace("/", "--") not in rec_curves:
         print(f"{name}: this run's configuration differs from the record's; no agreement check")
         continue
