@@ -7,8 +7,10 @@ README.md holds each table between ``<!-- table:09 -->`` and ``<!-- /table:09 --
 between them is replaced by the table rendered from that notebook's records
 (``iqlib.notebook.records``), nothing else. Each record is matched to the ``sweeps/full.yaml``
 entry that makes it (notebook, run name, the entry's parameters); each entry gets its table, or,
-without a record, a line naming the sweep command. Every table names its source: the record
-folder, the commit (7 characters, ``+dirty`` if tracked files differed), the wall time.
+without a record, a line naming the sweep command. A few other sweep files get a table of their
+own (``ABLATIONS``), and ``<!-- table:09all -->`` is notebook 09's one table of every dataset
+(``iqlib.notebook.iql_records``). Every table names its source: the record folder, the commit (7
+characters, ``+dirty`` if tracked files differed), the wall time.
 """
 
 from __future__ import annotations
@@ -159,13 +161,36 @@ def render_09(recs: list[Rec]) -> list[str]:
             raise KeyError(f"{rec.folder}: no {err.args[0]!r} in its metrics or parameters") from None
         for i, name in enumerate(p["datasets"]):
             rows.append([name] + scores[3 * i: 3 * i + 3] + [
-                str(p["n_seeds"]), str(p["train_steps"]), str(p["hidden"]), minutes(rec),
-                f"`{rec.folder.name}`", f"`{commit(rec)}`"])
+                str(p["n_seeds"]), str(p["train_steps"]), f"{p.get('target_rate') or 0.005:g}", str(p["hidden"]),
+                minutes(rec), f"`{rec.folder.name}`", f"`{commit(rec)}`"])
     fractions = sorted({f"{round(100 * rec.parameters['top_fraction'])} %BC" for rec in recs})
-    return ["Normalised score after the last update, mean ± std over seeds; wall time of the whole "
-            "run (all three methods):", ""] + table(
-        ["dataset", "IQL", "BC", " / ".join(fractions), "seeds", "updates", "hidden", "wall",
+    return ["Normalised score after the last update, mean ± std over seeds; ρ = the target critics' Polyak rate; "
+            "wall time of the whole run (all three methods):", ""] + table(
+        ["dataset", "IQL", "BC", " / ".join(fractions), "seeds", "updates", "ρ", "hidden", "wall",
          f"record (`results/{recs[0].folder.parent.name}/`)", "commit"], rows) + [""]
+
+
+def render_09_all(results_dir: pathlib.Path) -> str:
+    """Notebook 09's one table of every dataset: each record at ≥ 5 seeds at its domain's τ and β."""
+    from iqlib.notebook.iql_records import ORDER, dataset_rows  # heavy (jax): only this table needs it
+
+    rows, found = [], dataset_rows(results_dir, min_seeds=5)
+    for row in found:
+        rec = Rec(row.folder, *row.record, None, 0)
+        name, p, m = row.dataset, rec.parameters, rec.metrics
+        try:
+            rows.append([name] + [pm(m, f"{name}_{method}_score") for method in ("iql", "bc", "pctbc")] + [
+                str(p["n_seeds"]), str(p["train_steps"]), f"{row.expectile:g} / {row.awr_temperature:g} / "
+                f"{row.target_rate:g}", str(p["hidden"]), minutes(rec), f"`{rec.folder.name}`", f"`{commit(rec)}`"])
+        except KeyError as err:
+            raise KeyError(f"{rec.folder}: no {err.args[0]!r} in its metrics") from None
+    missing = [name for name in ORDER if name not in {row.dataset for row in found}]
+    rows += [[name, "no record at ≥ 5 seeds"] + [""] * 9 for name in missing]
+    return "\n".join(["Every dataset with a record at ≥ 5 seeds at its domain's τ and β (a change of the target "
+                      "rate ρ is its own row): normalised score after the last update, mean ± std over seeds; "
+                      "updates per seed; wall time of the whole record (all three methods):", ""] + table(
+        ["dataset", "IQL", "BC", "10 %BC", "seeds", "updates per seed", "τ / β / ρ", "hidden", "wall",
+         "record (`results/09_iql_offline/`)", "commit"], rows))
 
 
 def render_05_ablation(recs: list[Rec]) -> list[str]:
@@ -269,7 +294,11 @@ ABLATIONS: dict[str, tuple[str, pathlib.Path, Callable[[list[Rec]], list[str]]]]
     "05ablation": ("05", ROOT / "sweeps" / "cartpole-one-demo.yaml", render_05_ablation),
     "09lunarlander": ("09", ROOT / "sweeps" / "iql-lunarlander.yaml", render_09_lunarlander),
     "09maze": ("09", ROOT / "sweeps" / "iql-maze.yaml", render_09_maze),
-    "06lfo": ("06", ROOT / "sweeps" / "iq-learn-lfo-lunarlander.yaml", render_06_lfo)}
+    "06lfo": ("06", ROOT / "sweeps" / "iq-learn-lfo-lunarlander.yaml", render_06_lfo),
+    "09sets": ("09", ROOT / "sweeps" / "iql-hopper-medium-expert.yaml", render_09)}
+
+#: Tables drawn from every record of a notebook: marker -> renderer of the results folder.
+SUMMARIES: dict[str, Callable[[pathlib.Path], str]] = {"09all": render_09_all}
 
 
 def _entry_of(stem: str, name: str, parameters: dict[str, Any], runs: list[Run]) -> tuple[str | None, int]:
@@ -355,16 +384,19 @@ def _span(text: str, notebook: str) -> tuple[int, int]:
 def update(text: str, results_dir: pathlib.Path = RESULTS, sweep: pathlib.Path = SWEEP
            ) -> tuple[str, list[str]]:
     """README text with every table rendered, and the notebooks whose tables changed."""
-    unknown = sorted(set(re.findall(r"<!-- /?table:(\w+) -->", text)) - set(RENDERERS) - set(ABLATIONS))
+    unknown = sorted(set(re.findall(r"<!-- /?table:(\w+) -->", text)) - set(RENDERERS) - set(ABLATIONS)
+                     - set(SUMMARIES))
     if unknown:
         raise MarkerError(f"README.md has markers for tables this script does not render: {unknown}")
-    present = [m for m in ABLATIONS if f"<!-- table:{m} -->" in text]  # optional tables
+    present = [m for m in [*ABLATIONS, *SUMMARIES] if f"<!-- table:{m} -->" in text]  # optional tables
     for notebook in [*RENDERERS, *present]:  # every marker pair is checked before any work
         _span(text, notebook)
     runs, changed = load_sweep(sweep), []
     for notebook in [*RENDERERS, *present]:
         start, end = _span(text, notebook)
-        if notebook in ABLATIONS:
+        if notebook in SUMMARIES:
+            new = "\n" + SUMMARIES[notebook](results_dir) + "\n"
+        elif notebook in ABLATIONS:
             new = "\n" + render_ablation(notebook, results_dir) + "\n"
         else:
             also = [r for m, (nb, path, _) in ABLATIONS.items() if nb == notebook for r in load_sweep(path)]

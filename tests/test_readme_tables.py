@@ -87,8 +87,8 @@ def test_a_record_renders_with_its_numbers_commit_and_folder(fake):
     row = next(line for line in text.splitlines() if line.startswith("| hopper-medium-replay |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1:4] == ["19.8 ± 1.4", "−13.0 ± 2.0", "20.9 ± 1.4"]
-    assert cells[4:8] == ["6", "50000", "256", "40.0 min"]
-    assert cells[8:] == ["`datasets=hopper-medium-replay`", "`0123456`"]
+    assert cells[4:9] == ["6", "50000", "0.005", "256", "40.0 min"]  # ρ: the preset's, the record names none
+    assert cells[9:] == ["`datasets=hopper-medium-replay`", "`0123456`"]
     assert "10 %BC" in text and "entry `iql-fake`" in text
     # the entry's other dataset has no record: no row for it
     assert "| lunarlander-mixed |" not in text
@@ -152,3 +152,13 @@ def test_the_ablation_records_get_one_table_of_their_own(tmp_path):
     full = readme_tables.load_sweep(REPO_ROOT / "sweeps" / "full.yaml")
     assert [r.entry for r in readme_tables.load(results, "05", full)] == [None]
     assert [r.entry for r in readme_tables.load(results, "05", [*full, *runs])] == ["cartpole-one-demo-chi2-rows"]
+
+
+def test_the_every_dataset_table_lists_each_record_and_each_missing_set(fake):
+    """09all: a record at >= 5 seeds is a row with its numbers and ρ; a set with none says so."""
+    results, _ = fake
+    text = readme_tables.render_09_all(results)
+    assert ("| hopper-medium-replay | 19.8 ± 1.4 | −13.0 ± 2.0 | 20.9 ± 1.4 | 6 | 50000 | 0.7 / 3 / 0.005 | 256 | "
+            "40.0 min | `datasets=hopper-medium-replay` | `0123456` |") in text
+    assert "| hopper-medium-expert | no record at ≥ 5 seeds |" in text
+    assert "| hopper-medium-replay | no record" not in text

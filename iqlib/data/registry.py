@@ -40,7 +40,7 @@ from iqlib.data.datasets import load_dataset
 from iqlib.data.files import DATA_ROOT, load_provenance
 from iqlib.data.minari_io import is_minari_id, read_minari, write_minari
 
-__all__ = ["DATA_DIR", "DATASETS", "DOMAINS", "dataset_names", "stored_names", "dataset_path", "load_offline",
+__all__ = ["DATA_DIR", "DATASETS", "DOMAINS", "dataset_names", "dataset_domain", "stored_names", "dataset_path", "load_offline",
            "apply_reward_convention", "minari_id", "publish_minari", "reference_returns"]
 
 DATA_DIR = DATA_ROOT / "offline"
@@ -74,6 +74,14 @@ DOMAINS = {"locomotion": "rewards × 1000 / (max − min episode return) (IQL Ap
 def dataset_names() -> list[str]:
     """All registered names, sorted."""
     return sorted(DATASETS)
+
+
+def dataset_domain(name: str) -> str:
+    """The domain of a registered name (``'locomotion'``, ``'maze'`` or ``'discrete'``), without loading it.
+
+    Raises ``ValueError`` for an unregistered name (a Minari id's domain comes from its data: :func:`load_offline`).
+    """
+    return _ENVS[_check_name(name)][1]
 
 
 def stored_names() -> list[str]:
