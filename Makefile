@@ -74,6 +74,7 @@ data-discrete: install
 
 data-locomotion: install
 	$(VPY) scripts/make_locomotion_data.py
+	$(VPY) scripts/make_locomotion_data.py --envs HalfCheetah-v5 --demos-only
 
 data-maze: install
 	$(VPY) scripts/make_maze_data.py

@@ -16,6 +16,9 @@ For each environment (``--envs``):
    whole episodes, ≤ ``--dataset-size`` transitions). ``<env>-medium-expert`` is not stored:
    it is the concatenation of medium and expert at load time.
 
+``--demos-only`` writes just ``data/demos/<EnvId>.npz`` from the stored expert (seed and references from its
+provenance; no build folder): ``--envs HalfCheetah-v5 --demos-only`` made HalfCheetah's demonstrations.
+
 Usage: ``python scripts/make_locomotion_data.py --envs Pendulum-v1 Hopper-v5 --seed 0``.
 """
 
@@ -198,11 +201,8 @@ def make_data(env_id: str, seed: int, dataset_size: int, command: str) -> dict:
                 "eval_returns": exp_rets.tolist()})
     key = jax.random.key(seed)
     if env_id in ("Pendulum-v1", "Hopper-v5"):
-        demo = collect(env_id, deterministic_act(actor_def, exp_params), 10**9, seed + 1000, key, n_episodes=25)
-        summary["demo_return_mean"] = float(np.mean(episode_returns(demo)))
-        save_dataset(ROOT / "data" / "demos" / f"{env_id}.npz", demo,
-                     {**base, **refs, "policy": expert_desc + ", deterministic tanh(mean)",
-                      "reset_seeds": f"{seed + 1000}..{seed + 1024}"})
+        summary["demo_return_mean"] = write_demos(env_id, seed, actor_def, exp_params,
+                                                  {**base, **refs, "policy": expert_desc + ", deterministic tanh(mean)"})
     if env_id in OFFLINE_NAMES:
         name = OFFLINE_NAMES[env_id]
         target = ref_expert / 3.0
@@ -248,6 +248,32 @@ def make_data(env_id: str, seed: int, dataset_size: int, command: str) -> dict:
     return summary
 
 
+def write_demos(env_id: str, seed: int, actor_def, params, provenance: dict) -> float:
+    """Write ``data/demos/<env_id>.npz``: 25 deterministic episodes of the actor, reset seeds ``seed + 1000 + i``;
+    return their mean return."""
+    demo = collect(env_id, deterministic_act(actor_def, params), 10**9, seed + 1000, jax.random.key(seed), n_episodes=25)
+    save_dataset(ROOT / "data" / "demos" / f"{env_id}.npz", demo,
+                 {**provenance, "reset_seeds": f"{seed + 1000}..{seed + 1024}"})
+    return float(np.mean(episode_returns(demo)))
+
+
+def demos_from_expert(env_id: str, command: str) -> float:
+    """``--demos-only``: the demonstrations of the stored expert ``data/experts/<env_id>.npz`` (no build folder);
+    the seed, SAC config and reference returns come from the expert's provenance."""
+    path = expert_path(env_id)
+    actor_def, params = load_actor(path)
+    prov = read_json(path.with_name(f"{path.stem}.provenance.json"))
+    keep = ("env_id", "seed", "sac_config", "training_steps", "training_wall_s", "ref_random_return",
+            "ref_random_return_std", "ref_random_how", "ref_expert_return", "ref_expert_return_std", "ref_expert_how",
+            "ref_note")
+    policy = f"SAC expert after {prov['step']} env steps, deterministic tanh(mean)"
+    mean = write_demos(env_id, int(prov["seed"]), actor_def, params,
+                       {**{k: prov[k] for k in keep if k in prov}, **versions(), "generated_by": command,
+                        "policy": policy, "expert_file": f"data/experts/{path.name}"})
+    print(f"[{env_id}] demos from {path}: mean return {mean:.1f} (expert {prov['ref_expert_return']:.1f})", flush=True)
+    return mean
+
+
 def _medium_replay(src: pathlib.Path, medium_step: int, n_max: int) -> Transitions:
     """The replay buffer's first ``medium_step`` transitions, whole episodes only, the most
     recent ≤ ``n_max`` of them (the unfinished last episode is dropped)."""
@@ -276,13 +302,18 @@ def main(argv=None) -> None:
     p.add_argument("--wall-minutes", type=float, default=None, help="stop training an env after this long")
     p.add_argument("--skip-train", action="store_true", help="reuse build/locomotion/<env>/seed<seed>/")
     p.add_argument("--train-only", action="store_true", help="train and keep snapshots; write no data")
+    p.add_argument("--demos-only", action="store_true",
+                   help="write only data/demos/<env>.npz from the stored expert data/experts/<env>.npz (no training)")
     p.add_argument("--dataset-size", type=int, default=None,
                    help=f"max transitions per offline dataset (default per env: {DATASET_SIZE}; keeps files ≤ 15 MB)")
     args = p.parse_args(argv)
-    if args.skip_train and args.train_only:
-        p.error("--skip-train and --train-only exclude each other")
+    if sum((args.skip_train, args.train_only, args.demos_only)) > 1:
+        p.error("--skip-train, --train-only and --demos-only exclude each other")
     command = "python scripts/make_locomotion_data.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     for env_id in args.envs:
+        if args.demos_only:
+            demos_from_expert(env_id, command)
+            continue
         if not args.skip_train:
             train(env_id, args.seed, args.steps or DEFAULT_STEPS[env_id], args.wall_minutes)
         if not args.train_only:
