@@ -552,8 +552,10 @@ if lunar_lfo:
 #   (`lfo_action_model = "regression"`, 10 demos) also ends at −389.6 ± 115.0. So the model's error
 #   is not the whole cause; what is remains open.
 # - **Not recorded.** Hopper-v5 from one demonstration (the paper's headline online result) was run
-#   in earlier sessions outside the sweep and is not in `results/`; it awaits a recorded rerun
-#   (`-p env_id Hopper-v5 -p n_demos 1 -p total_steps 100000`, about an hour on two cores).
+#   in earlier sessions outside the sweep and is not in `results/`. Its recorded rerun, and HalfCheetah-v5
+#   from one demonstration (the paper: 5,077 against its expert's 5,098; our demonstrations average 5,472),
+#   are `sweeps/iq-learn-mujoco-one-demo.yaml` (3 seeds × 10⁵ steps each, the paper's settings; several
+#   hours per run on two cores, not yet run).
 #
 # ## 5. Claims
 #
