@@ -77,7 +77,8 @@ max_backup = True
 # (`IQLConfig.for_domain`: locomotion τ 0.7, β 3; maze τ 0.9, β 10 — the paper's AntMaze
 # values; discrete τ 0.7, β 3, our choice); `expectile` / `awr_temperature`, when not None, override
 # τ / β for every dataset (sweeps), and `target_rate`, when not None, the Polyak rate ρ of the target
-# critics (paper: 0.005; it sets the values' clock, see "Reading the records"). `top_fraction` is the share of episodes 10 %BC keeps.
+# critics (paper: 0.005; it sets the values' clock, see "Reading the records"). `top_fraction` is the
+# share of episodes 10 %BC keeps.
 # `max_backup` also trains, on every dataset with the same budget, the learner IQL is built to avoid —
 # offline DQN (discrete) or offline SAC (continuous), whose backups maximise over actions — and
 # measures its overestimation (the overestimation trap section).
@@ -223,7 +224,7 @@ keys = jax.random.split(jax.random.key(P.seed), P.n_seeds)
 results, timings, iql_metrics, iql_carry = {}, {}, {}, {}
 for name, (t, info, top) in data.items():
     overrides = {k: v for k, v in (("expectile", P.expectile), ("awr_temperature", P.awr_temperature),
-                                                  ("target_rate", P.target_rate)) if v is not None}
+                                   ("target_rate", P.target_rate)) if v is not None}
     cfg = IQLConfig.for_domain(info["domain"], hidden=HIDDEN, batch_size=P.batch_size, **overrides)
     bc_cfg = bc.BCConfig(hidden=HIDDEN, batch_size=P.batch_size)
     trainers = {"iql": make_train(cfg, t, P.train_steps, chunk_size=P.eval_every),
@@ -508,9 +509,9 @@ for name, (trainer, carry) in iql_carry.items():
 # %%
 from iqlib.notebook.curves import Curves, compare_at_common_x, plot_over_record
 from iqlib.notebook.iql_records import ORDER, STEM, dataset_rows
-from iqlib.notebook.records import find_record, run_name
 
 rows = dataset_rows(min_seeds=5)
+found = {row.folder.name: find_record(STEM, row.folder.name) for row in rows}  # (record, {name: curves})
 print(f"{'dataset':26s} {'seeds':>5} {'updates':>7} {'τ/β/ρ':>14} {'hidden':>6} "
       + "  ".join(f"{v:>14s}" for v in METHODS.values()) + f" {'wall':>8}  record")
 for row in rows:
@@ -526,9 +527,9 @@ for name in missing:
 records = {}
 for row in rows:
     if row.dataset not in records and row.target_rate == IQLConfig().target_rate:
-        records[row.dataset] = find_record(STEM, row.folder.name)
+        records[row.dataset] = found[row.folder.name]
 
-panels = [(row.dataset, row.folder.name, find_record(STEM, row.folder.name)[1].get(row.dataset)) for row in rows]
+panels = [(row.dataset, row.folder.name, found[row.folder.name][1].get(row.dataset)) for row in rows]
 panels += [(name, None, None) for name in P.datasets if name not in {row.dataset for row in rows}]
 n_col = min(3, len(panels))
 fig, axes = plt.subplots(-(-len(panels) // n_col), n_col, figsize=(4.6 * n_col, 3.6 * -(-len(panels) // n_col)),
