@@ -651,14 +651,18 @@ if maze:
 # * **Re-weighting pays most where the data are poor.** On the medium-replay sets BC imitates the
 #   average (poor) behaviour, 10 %BC the best episodes, while IQL re-weights every transition by its
 #   advantage under the learned Q, so it can use good *actions* inside poor episodes too.
-# * **Why 5·10⁴ updates are not enough on hopper-medium-expert: the target network sets a clock.**
+# * **hopper-medium-expert: the target network sets a clock, and moving it helps only half the way.**
 #   The critics regress on $r + \gamma V(s')$ and $V$ on the *Polyak-averaged* target critics, so the
-#   values move toward their fixed point by about a fraction $\rho(1-\gamma) = 0.005 \cdot 0.01$ per
-#   update: a time constant of $1/(\rho(1-\gamma)) = 20{,}000$ updates. At 5·10⁴ updates V is still
-#   rising (the critic windows printed above show it) while the advantages that weight the policy are
-#   small differences of large values; the policy is fitted to advantages dominated by the values'
-#   drift, so IQL is level with BC there and its seeds disagree. The paper's 10⁶ updates are 50 time
-#   constants. 10 %BC, which needs no values, is near the expert on this data.
+#   values move toward their fixed point by about a fraction $\rho(1-\gamma)$ per update: at the paper's
+#   $\rho = 0.005$ a time constant of $1/(\rho(1-\gamma)) = 20{,}000$ updates, so 5·10⁴ updates are 2.5 time
+#   constants against the paper's 50 (10⁶ updates), and V is still rising at the end. The record at
+#   $\rho = 0.02$ (`sweeps/iql-hopper-medium-expert.yaml`; time constant 5,000) tests that: in its run the
+#   batch-mean V (the critic windows that run printed; not among the record's files) is 95.3 at 2·10⁴
+#   updates and 96.2–96.3 from 3·10⁴ on, and IQL ends at 61.8 ± 24.5, up from 31.5 ± 11.6 in an earlier
+#   unrecorded run at $\rho = 0.005$ with the same budget, yet below 80. Its seeds split (the claim below lists them): two end at the expert, the others
+#   between BC and 10 %BC. With the values settled, what is left is the policy extraction, whose actor
+#   learning rate decays to zero over the 5·10⁴ updates (the paper: over 10⁶). 10 %BC, which needs no
+#   values, is at the expert on this data.
 # * **The maze: IQL stitches part of the way; BC cannot.** No episode in `pointmaze-medium-stitch` is
 #   aimed at the goal, so imitating the best episodes cannot help, while IQL's Bellman backups carry the
 #   reward of passing through the goal back along other segments. The value map above shows how far
@@ -687,11 +691,12 @@ if maze:
 # On the records: IQL ≥ BC on every recorded medium-replay dataset at ≥ 5 seeds (the headline: the
 # smallest IQL − BC margin among them; on the maze, where IQL does not reach the goal at 2·10⁴
 # updates, IQL ≥ BC is a stated miss per record of the maze sweep); every dataset of the table has a
-# record at ≥ 5 seeds; hopper-medium-expert ≥ 80 at its best recorded setting is a stated miss;
+# record at ≥ 5 seeds; on hopper-medium-expert at its best recorded setting IQL is ≥ BC, and ≥ 80 is a
+# stated miss;
 # on lunarlander-mixed (the β/τ records) IQL at τ 0.7, β 3 is ≥ BC, and IQL reaching 10 %BC at its
 # best setting is a stated miss; on hopper-medium-replay the max-backup learner's Q at the initial
-# states is at least 5× the discounted return its policy earns, IQL's at most 2×. On this run, where it is at least the defaults' budget: on
-# `cartpole-mixed` IQL beats BC by at least 20 points. Where this run and a record share dataset and
+# states is at least 5× the discounted return its policy earns, IQL's at most 2×. On this run, where it
+# is at least the defaults' budget: on `cartpole-mixed` IQL beats BC by at least 20 points. Where this run and a record share dataset and
 # configuration, BC (constant learning rate) must give the recorded scores exactly at the updates both
 # ran, seed for seed; IQL's actor learning rate follows a cosine over the run length, so its scores may
 # differ and are only compared with the record's seed band.
@@ -712,10 +717,16 @@ hme_rows = [row for row in rows if row.dataset == HME]
 if hme_rows:
     best_hme = max(hme_rows, key=lambda r: r.record.metrics[f"{HME}_iql_score_mean"])
     hme = best_hme.record.metrics[f"{HME}_iql_score_mean"]
+    finals = np.asarray(found[best_hme.folder.name][1][HME].series["iql"])[:, -1]  # per seed, last evaluation
     claims.add("hopper_medium_expert_ge_80", f"IQL reaches 80 on {HME} at its best recorded setting "
                f"({best_hme.folder.name}; paper: 91.5)", hme, ">= 80", hme >= 80.0, expected=False, on="record",
-               reason=f"{best_hme.record.parameters['train_steps']} of the paper's 10⁶ updates: V has not converged "
-               "(the target clock)")
+               reason=f"the seeds split: {np.sum(finals >= 80)} of {len(finals)} end at or above 80, the others at "
+               f"{', '.join(f'{v:.0f}' for v in np.sort(finals[finals < 80]))}, after "
+               f"{best_hme.record.parameters['train_steps']} of the paper's 10⁶ updates (the actor's cosine schedule "
+               "ends with the run)")
+    hme_gap = hme - best_hme.record.metrics[f"{HME}_bc_score_mean"]
+    claims.add("hopper_medium_expert_iql_ge_bc", f"IQL >= BC on {HME} at its best recorded setting", hme_gap, ">= 0",
+               hme_gap >= 0.0, on="record")
 claims.add("every_dataset_recorded", f"every dataset of the table has a record at >= 5 seeds ({len(ORDER)} sets; "
            f"missing: {', '.join(missing) or 'none'})", len(missing), "0 missing", not missing, on="record",
            expected=False, reason="compute: each is a 5-seed run of 15–45 min on 2 CPU cores, recorded one at a time")
