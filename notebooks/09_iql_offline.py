@@ -294,16 +294,21 @@ for name in data:
 #
 # Batch means per update, averaged over seeds and over ten windows of the run: V tracks an upper expectile
 # of min Q̂, so the mean advantage Q̂ − V is negative (τ > 0.5); the share of AWR weights at the
-# clip (100) shows how peaked the extracted policy's weighting is.
+# clip (100) shows how peaked the extracted policy's weighting is. The per-seed windows are saved as
+# `curves_iql_critics_<name>.json` (x = the last update of each window), so a record keeps them.
 
 # %%
 for name, m in iql_metrics.items():
     w = max(1, P.train_steps // 10)
-    def window(x):
-        return np.asarray(x)[:, : (P.train_steps // w) * w].reshape(x.shape[0], -1, w).mean(-1).mean(0)
+    def window(x):  # (n_seeds, n_windows)
+        return np.asarray(x)[:, : (P.train_steps // w) * w].reshape(x.shape[0], -1, w).mean(-1)
     print(name)
-    for k in ("value_loss", "critic_loss", "v", "q", "advantage", "awr_weight", "clipped_fraction"):
-        print(f"  {k:17s} " + " ".join(f"{v:9.3f}" for v in window(m[k])))
+    critics = {k: window(m[k]) for k in ("value_loss", "critic_loss", "v", "q", "advantage", "awr_weight",
+                                         "clipped_fraction")}
+    for k, per_seed in critics.items():
+        print(f"  {k:17s} " + " ".join(f"{v:9.3f}" for v in per_seed.mean(0)))
+    save_curves(out, f"iql_critics_{name.replace('/', '--')}", w * np.arange(1, critics["v"].shape[1] + 1),
+                critics, x_label="updates (end of window)", y_label="batch mean over the window")
     summary[f"{name}_iql_final_clipped_fraction"] = float(np.mean(m["clipped_fraction"][:, -max(1, w):]))
     summary[f"{name}_iql_final_critic_loss"] = float(np.mean(m["critic_loss"][:, -max(1, w):]))
 
