@@ -386,6 +386,13 @@ def test_notebook_reruns_with_tiny_parameters(tmp_path):
     # return is positive and below 2.04 / (1 − γ) ≈ 204
     assert 0 < metrics["cartpole-mixed_iql_mc0_mean"] < 250
     assert (out / "overestimation.png").is_file()
+    # the critics' windows, per seed, kept as curves: ten windows of 20 updates; the last one is the metrics'
+    critics = json.loads((out / "curves_iql_critics_cartpole-mixed.json").read_text())
+    assert critics["x"] == list(range(20, 201, 20))
+    assert np.asarray(critics["series"]["v"]).shape == (2, 10)
+    for key in ("clipped_fraction", "critic_loss"):
+        assert metrics[f"cartpole-mixed_iql_final_{key}"] == pytest.approx(
+            np.mean(np.asarray(critics["series"][key])[:, -1]))
     # the claims: at this tiny budget the fresh CartPole claim is stated, not asserted; the record claims
     # (where records exist) are read from results/ exactly
     assert metrics["claim_cartpole_iql_beats_bc_value"] == pytest.approx(
