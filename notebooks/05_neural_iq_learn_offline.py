@@ -689,7 +689,8 @@ if ablation:
 # LunarLander's (≥ 90 %). With 10
 # demonstrations IQ-Learn is within 10 % of the expert on LunarLander. On this run (at least the
 # defaults' budget): IQ-Learn's greedy CartPole policy from three demonstrations reaches ≥ 75 % of the
-# expert, and from one it reproduces the expert on the demonstrated states (disagreement ≤ 10 %).
+# expert, and from one it reproduces the expert on the demonstrated states (disagreement ≤ 10 %). The
+# record's time to the expert's return from one CartPole demonstration is under 30 s (§5).
 
 # %%
 from iqlib.notebook.claims import Claims
@@ -720,6 +721,12 @@ if record is not None:
             claims.add("lunarlander_10demo_expert", "IQ-Learn is within 10 % of the expert on LunarLander from 10 "
                        "demonstrations", pct("LunarLander-v3", "iq", 10), ">= 90 %",
                        pct("LunarLander-v3", "iq", 10) >= 90.0, on="record")
+    if rm.get("CartPole-v1_iq_1_time_to_expert_reached"):
+        tte_s = rm["CartPole-v1_iq_1_time_to_expert_s"]
+        claims.add("cartpole_1demo_time_to_expert", "From 1 CartPole demonstration IQ-Learn's greedy policy first "
+                   f"earns the expert's return within 30 s, compilation and evaluation included "
+                   f"({rm['CartPole-v1_iq_1_time_to_expert_steps']} updates)", tte_s, "< 30 s", tte_s < 30.0,
+                   on="record")
 ROBUST_ENTRY = "cartpole-one-demo-robust-expert"
 robust_ = next((a for a in ablation.values() if a["sweep"] == ROBUST_ENTRY), None)
 if robust_ is not None:
