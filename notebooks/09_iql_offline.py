@@ -667,7 +667,10 @@ if maze:
 #   unrecorded run at $\rho = 0.005$ with the same budget, yet below 80. Its seeds split (the claim below lists them): two end at the expert, the others
 #   between BC and 10 %BC. With the values settled, what is left is the policy extraction, whose actor
 #   learning rate decays to zero over the 5·10⁴ updates (the paper: over 10⁶). 10 %BC, which needs no
-#   values, is at the expert on this data.
+#   values, is at the expert on this data. The other locomotion sets were recorded at 2·10⁴ updates
+#   (one time constant at ρ 0.005), where V is still climbing steeply (their critic windows): IQL is
+#   above BC on halfcheetah-medium-expert and below it on hopper-medium, whose data (25 % of the expert)
+#   are weaker than D4RL's (≈ 44 %).
 # * **The maze: IQL stitches part of the way; BC cannot.** No episode in `pointmaze-medium-stitch` is
 #   aimed at the goal, so imitating the best episodes cannot help, while IQL's Bellman backups carry the
 #   reward of passing through the goal back along other segments. The value map above shows how far
@@ -732,6 +735,19 @@ if hme_rows:
     hme_gap = hme - best_hme.record.metrics[f"{HME}_bc_score_mean"]
     claims.add("hopper_medium_expert_iql_ge_bc", f"IQL >= BC on {HME} at its best recorded setting", hme_gap, ">= 0",
                hme_gap >= 0.0, on="record")
+#: IQL >= BC on the other locomotion sets: asserted where it holds, stated where it misses (with the measured reason)
+OTHER_LOCO = {"halfcheetah-medium-expert": "", "halfcheetah-medium": "",
+              "hopper-medium": "at 2·10⁴ updates, one time constant of the values at ρ 0.005, V is still rising fast "
+              "(batch mean 15 → 205 over the run's ten windows, printed by that run), and the data are 25 % of the expert "
+              "(D4RL's hopper-medium: ≈ 44 %)"}
+margins_other = {}
+for row in rows:
+    if row.dataset in OTHER_LOCO and row.dataset not in margins_other:
+        gap_ = row.record.metrics[f"{row.dataset}_iql_score_mean"] - row.record.metrics[f"{row.dataset}_bc_score_mean"]
+        why_ = OTHER_LOCO[row.dataset]
+        margins_other[row.dataset] = gap_  # one claim per set: its first row
+        claims.add(f"{row.dataset.replace('-', '_')}_iql_ge_bc", f"IQL >= BC on {row.dataset} ({row.folder.name})", gap_,
+                   ">= 0", gap_ >= 0.0, expected=not why_, reason=why_, on="record")
 claims.add("every_dataset_recorded", f"every dataset of the table has a record at >= 5 seeds ({len(ORDER)} sets; "
            f"missing: {', '.join(missing) or 'none'})", len(missing), "0 missing", not missing, on="record",
            expected=False, reason="compute: each is a 5-seed run of 15–45 min on 2 CPU cores, recorded one at a time")
