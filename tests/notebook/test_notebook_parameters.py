@@ -188,5 +188,5 @@ def test_every_kind_of_bad_input_is_covered_in_many_notebooks():
     kinds: dict[str, set] = {}
     for kind, number, _, _ in CASES:
         kinds.setdefault(kind, set()).add(number)
-    assert set(kinds) == {"non-finite", "cross rule", "unknown name", "overwritten name", "renamed name"}
+    assert set(kinds) == {"non-finite", "out of range", "cross rule", "unknown name", "overwritten name", "renamed name"}
     assert len(CASES) >= 30 and {n for ns in kinds.values() for n in ns} == {f"{i:02d}" for i in range(1, 11)}
