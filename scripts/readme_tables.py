@@ -152,6 +152,8 @@ def render_10(p: dict, m: dict) -> tuple[str, list[str], list[list[str]]]:
 
 def render_09(recs: list[Rec]) -> list[str]:
     """Neural IQL vs BC vs top-fraction BC: one row per dataset record."""
+    from iqlib.neural.iql import IQLConfig  # heavy (jax), as render_09_all: the preset ρ has one home
+    preset_rate = IQLConfig().target_rate
     rows = []
     for rec in recs:
         p, m = rec.parameters, rec.metrics
@@ -161,7 +163,7 @@ def render_09(recs: list[Rec]) -> list[str]:
             raise KeyError(f"{rec.folder}: no {err.args[0]!r} in its metrics or parameters") from None
         for i, name in enumerate(p["datasets"]):
             rows.append([name] + scores[3 * i: 3 * i + 3] + [
-                str(p["n_seeds"]), str(p["train_steps"]), f"{p.get('target_rate') or 0.005:g}", str(p["hidden"]),
+                str(p["n_seeds"]), str(p["train_steps"]), f"{p.get('target_rate') or preset_rate:g}", str(p["hidden"]),
                 minutes(rec), f"`{rec.folder.name}`", f"`{commit(rec)}`"])
     fractions = sorted({f"{round(100 * rec.parameters['top_fraction'])} %BC" for rec in recs})
     return ["Normalised score after the last update, mean ± std over seeds; ρ = the target critics' Polyak rate; "

@@ -40,8 +40,8 @@ from iqlib.data.datasets import load_dataset
 from iqlib.data.files import DATA_ROOT, load_provenance
 from iqlib.data.minari_io import is_minari_id, read_minari, write_minari
 
-__all__ = ["DATA_DIR", "DATASETS", "DOMAINS", "dataset_names", "dataset_domain", "stored_names", "dataset_path", "load_offline",
-           "apply_reward_convention", "minari_id", "publish_minari", "reference_returns"]
+__all__ = ["DATA_DIR", "DATASETS", "DOMAINS", "dataset_names", "dataset_domain", "stored_names", "dataset_path",
+           "load_offline", "apply_reward_convention", "minari_id", "publish_minari", "reference_returns"]
 
 DATA_DIR = DATA_ROOT / "offline"
 
