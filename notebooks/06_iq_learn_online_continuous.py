@@ -56,6 +56,7 @@ lfo_eval_every = 1024
 lfo_critic_lr = 0.0003
 lfo_batch_size = 64
 lfo_action_model = "dynamics"
+lfo_absorbing = "value"
 lfo_demos_dir = "data/demos"
 
 # %% [markdown]
@@ -69,7 +70,10 @@ lfo_demos_dir = "data/demos"
 # `sac_reference` also trains SAC from scratch **with** the true reward (one seed) as a yardstick.
 # The LfO part runs each of `lfo_env_ids` with each demo count in `lfo_demos`, the demonstrations
 # taken from `lfo_demos_dir` (relative to the repository root; `data/demos/robust` holds CartPole
-# demonstrations of a noise-robust expert, see notebook 05).
+# demonstrations of a noise-robust expert, see notebook 05). `lfo_action_model` picks how the
+# LfO critic Q(s, s') is turned into action values (§3), and `lfo_absorbing` how a terminal row is
+# bootstrapped there: from the fixed absorbing value V_abs ("value", ours), from 0 ("mask", the
+# paper's), or from a learned absorbing state's value ("learned", with absorbing self-loop rows).
 #
 # **Full run** (a papermill rerun; about 10 minutes for Pendulum and CartPole):
 # `-p n_seeds 5 -p total_steps 20000 -p eval_every 2000 -p sac_reference True -p lfo_seeds 3
@@ -116,6 +120,7 @@ P = check_parameters(globals(), {
     "lfo_critic_lr": Float(0.0, 1.0, lo_open=True),
     "lfo_batch_size": Int(1, 65_536),
     "lfo_action_model": Choice(["dynamics", "regression"]),
+    "lfo_absorbing": Choice(["value", "mask", "learned"]),
     "lfo_demos_dir": Str(),
 })
 require(P.learning_starts < P.total_steps,
@@ -166,6 +171,7 @@ from iqlib.neural.iq_learn_lfo import IQLearnLfOConfig, train_iq_learn_lfo
 from iqlib.neural.iq_learn_online import (IQBatch, IQLearnOnlineConfig, init_sac, iq_critic_loss, iq_critic_terms,
                                           make_update)
 from iqlib.neural.iq_learn_online_train import train_iq_learn_online
+from iqlib.neural.online import late_episodes
 from iqlib.neural.sac import SACConfig, train_sac
 from iqlib.notebook.curves import save_curves
 from iqlib.notebook.plotting import STYLE, curves_with_bands
@@ -362,7 +368,8 @@ metrics[f"{key}_implicit_reward_pearson"] = float(np.mean(corrs))
 
 # %%
 lfo_cfg = IQLearnLfOConfig(critic_lr=P.lfo_critic_lr, batch_size=P.lfo_batch_size, eval_every=P.lfo_eval_every,
-                           eval_episodes=P.eval_episodes, action_model=P.lfo_action_model)
+                           eval_episodes=P.eval_episodes, action_model=P.lfo_action_model,
+                           absorbing=P.lfo_absorbing != "mask", learned_absorbing=P.lfo_absorbing == "learned")
 PAPER_TABLE8 = {("CartPole-v1", 1): (452, 50), ("CartPole-v1", 10): (485, 25),
                 ("LunarLander-v3", 1): (20, 102), ("LunarLander-v3", 10): (220, 69)}
 lfo_curves, lfo_rows, lfo_hist = {}, [], {}
@@ -391,7 +398,13 @@ for lfo_env in P.lfo_env_ids:
         # over the last tenth of the chunks, seed mean: the action model's loss (dynamics: the squared error of
         # ŝ'(s, a) in units of the demonstrations' Δs std, summed over dimensions) and the implicit-reward gap
         metrics.update({f"{pre}_final_aux_loss": float(tail["aux_loss"]),
-                        f"{pre}_final_reward_gap": float(tail["expert_reward"] - tail["policy_reward"])})
+                        f"{pre}_final_reward_gap": float(tail["expert_reward"] - tail["policy_reward"]),
+                        # the learned absorbing state's value (lfo_absorbing "learned"; else the fixed −100 or 0)
+                        f"{pre}_final_absorbing_value": float(tail.get("absorbing_value", np.nan))})
+        # how the learner's own (softmax) episodes end over the last tenth of the steps, all seeds pooled
+        ends = late_episodes(lh["train_episodes"], P.lfo_steps)
+        metrics.update({f"{pre}_final_episode_length": ends["length"],
+                        f"{pre}_final_terminated_fraction": ends["terminated"]})
 
 print(f"{'env':>15} {'demos':>5} {'last (det.)':>16} {'best':>7} {'last (stoch.)':>13} {'expert':>7} "
       f"{'paper Table 8':>14} {'wall [s]':>8}")
@@ -478,7 +491,12 @@ if record is not None:
 # its Pendulum part is a token 2,000-step run). Beside the returns it keeps, over the last tenth of
 # the updates, the dynamics model's loss (squared error of $\hat s'(s,a)$ in units of the
 # demonstrations' $\Delta s$ std, summed over the state's dimensions) and the implicit-reward gap
-# $\mathbb E_{\rho_E}[r] - \mathbb E_{\rho_\pi}[r]$, for LunarLander and for CartPole (the full record).
+# $\mathbb E_{\rho_E}[r] - \mathbb E_{\rho_\pi}[r]$, for LunarLander and for CartPole (the full record),
+# and how the learner's own training episodes end over the last tenth of the steps: their mean
+# length and the fraction ended by a terminal (crash or landing) rather than the 1,000-step limit
+# ("ended"; records made before these were kept show nan). "terminal" is `lfo_absorbing`, what a
+# terminal row bootstraps from: the fixed $V_{\text{abs}}$ ("value", §3), 0 ("mask", the paper's) or a
+# learned absorbing value ("learned").
 
 # %%
 from iqlib.notebook.grid import sweep_records
@@ -493,28 +511,33 @@ for run, found_ in sweep_records(REPO_ROOT / "sweeps" / "iq-learn-lfo-lunarlande
     lrec, lcurves = found_
     for k in lrec.parameters["lfo_demos"]:
         pre, model_ = f"{LUNAR_LFO}_lfo_{k}", lrec.parameters.get("lfo_action_model", "dynamics")
-        lunar_lfo[model_, k] = {f: lrec.metrics[f"{pre}_{f}"] for f in (
+        end_ = lrec.parameters.get("lfo_absorbing", "value")  # how a terminal row bootstraps
+        lunar_lfo[model_, end_, k] = {f: lrec.metrics[f"{pre}_{f}"] for f in (
             "return_mean", "return_std", "best_return_mean", "stochastic_return_mean", "expert_return",
             "paper_return", "final_aux_loss", "final_reward_gap")}
-        lunar_lfo[model_, k]["curve"] = lcurves.get(f"lfo_{LUNAR_LFO}_{k}")
+        for f in ("final_episode_length", "final_terminated_fraction"):  # records from before they were kept lack them
+            lunar_lfo[model_, end_, k][f] = lrec.metrics.get(f"{pre}_{f}", np.nan)
+        lunar_lfo[model_, end_, k]["curve"] = lcurves.get(f"lfo_{LUNAR_LFO}_{k}")
 if lunar_lfo:
-    rows_ = [(LUNAR_LFO, model_, k, a) for (model_, k), a in lunar_lfo.items()]
+    rows_ = [(LUNAR_LFO, model_, end_, k, a) for (model_, end_, k), a in lunar_lfo.items()]
     if record is not None and "CartPole-v1" in rp["lfo_env_ids"]:
-        rows_ += [("CartPole-v1", rp.get("lfo_action_model", "dynamics"), k,
-                   {f: rm.get(f"CartPole-v1_lfo_{k}_{f}", np.nan) for f in next(iter(lunar_lfo.values()))
-                    if f != "curve"}) for k in rp["lfo_demos"]]
-    print(f"{'env':>15} {'action model':>12} {'demos':>5} {'last (greedy)':>16} {'best':>7} {'sampled':>8} "
-          f"{'expert':>7} {'paper':>6} {'aux loss':>9} {'reward gap':>10}")
-    for env_, model_, k, a in rows_:
-        print(f"{env_:>15} {model_:>12} {k:>5} {a['return_mean']:>8.1f} ± {a['return_std']:>5.1f} "
+        rows_ += [("CartPole-v1", rp.get("lfo_action_model", "dynamics"), rp.get("lfo_absorbing", "value"), k,
+                   {f: rm.get(f"CartPole-v1_lfo_{k}_{f}", np.nan) for f in next(iter(lunar_lfo.values())) if f != "curve"})
+                  for k in rp["lfo_demos"]]
+    print(f"{'env':>15} {'action model':>12} {'terminal':>8} {'demos':>5} {'last (greedy)':>16} {'best':>7} "
+          f"{'sampled':>8} {'expert':>7} {'paper':>6} {'aux loss':>9} {'reward gap':>10} {'ep. length':>10} "
+          f"{'ended':>6}")
+    for env_, model_, end_, k, a in rows_:
+        print(f"{env_:>15} {model_:>12} {end_:>8} {k:>5} {a['return_mean']:>8.1f} ± {a['return_std']:>5.1f} "
               f"{a['best_return_mean']:>7.1f} {a['stochastic_return_mean']:>8.1f} {a['expert_return']:>7.1f} "
-              f"{a['paper_return']:>6.0f} {a['final_aux_loss']:>9.3f} {a['final_reward_gap']:>10.3f}")
+              f"{a['paper_return']:>6.0f} {a['final_aux_loss']:>9.3f} {a['final_reward_gap']:>10.3f} "
+              f"{a['final_episode_length']:>10.0f} {a['final_terminated_fraction']:>6.2f}")
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6, 3.6))
-        for (model_, k), a in lunar_lfo.items():
+        for (model_, end_, k), a in lunar_lfo.items():
             if a["curve"] is not None:
                 y = a["curve"].series["lfo_deterministic"]
-                line, = ax.plot(a["curve"].x, y.mean(0), label=f"{k} demo(s), {model_}, {y.shape[0]} seeds")
+                line, = ax.plot(a["curve"].x, y.mean(0), label=f"{k} demo(s), {model_}, {end_}, {y.shape[0]} seeds")
                 ax.fill_between(a["curve"].x, y.min(0), y.max(0), color=line.get_color(), alpha=0.2)
         ax.axhline(next(iter(lunar_lfo.values()))["expert_return"], color="k", ls=":", lw=1, label="expert")
         ax.set_xlabel("environment steps")
@@ -600,8 +623,8 @@ if record is not None:
             claims.add("lfo_cartpole_paper", "LfO on CartPole from 1 demonstration reaches 90 % of the paper's "
                        f"Table 8 ({paper1})", lfo1, f">= {0.9 * paper1:.1f}", lfo1 >= 0.9 * paper1,
                        expected=robust_lfo, on="record", reason=why_not)
-for (model_, k), a in lunar_lfo.items():
-    if not np.isfinite(a["paper_return"]) or model_ != "dynamics":
+for (model_, end_, k), a in lunar_lfo.items():
+    if not np.isfinite(a["paper_return"]) or model_ != "dynamics" or end_ != "value":
         continue
     target_ = 0.9 * a["paper_return"]
     claims.add(f"lfo_lunarlander_{k}_demo_paper", f"LfO on {LUNAR_LFO} from {k} demonstration(s) reaches 90 % of the "

@@ -271,20 +271,26 @@ def render_06_lfo(recs: list[Rec]) -> list[str]:
             for n in p["lfo_demos"]:
                 pre = f"{lfo_env}_lfo_{n}"
                 try:
-                    rows.append([lfo_env, p.get("lfo_action_model", "dynamics"), f"{n}",
+                    rows.append([lfo_env, p.get("lfo_action_model", "dynamics"),
+                                 p.get("lfo_absorbing", "value"), f"{n}",
                                  f"{p['lfo_seeds']} × {p['lfo_steps']}", pm(m, f"{pre}_return"),
                                  num(m[f"{pre}_best_return_mean"]), num(m[f"{pre}_stochastic_return_mean"]),
                                  num(m[f"{pre}_expert_return"]), num(m[f"{pre}_paper_return"], 0),
-                                 num(m[f"{pre}_final_aux_loss"], 2), minutes(rec), f"`{commit(rec)}`"])
+                                 num(m[f"{pre}_final_aux_loss"], 2), num(m.get(f"{pre}_final_episode_length"), 0),
+                                 num(m.get(f"{pre}_final_terminated_fraction"), 2), minutes(rec), f"`{commit(rec)}`"])
                 except KeyError as err:
                     raise KeyError(f"{rec.folder}: no {err.args[0]!r} in its metrics") from None
     return ["IQ-Learn from observations only, greedy return at the last evaluation, mean ± std over seeds; best = "
             "the best evaluation (seed mean), sampled = the softmax policy's last return; expert = the "
             "demonstrations' mean return; paper = IQ-Learn's Table 8; aux loss = the action model's loss over the "
             "last tenth of the updates (dynamics: squared error of ŝ'(s, a) in Δs-std units, summed over the state; "
-            "regression: squared error of the action-value network against Q(s, s')); wall = the whole record:",
-            ""] + table(["env", "action model", "demos", "seeds × env steps", "last", "best", "sampled", "expert",
-                         "paper", "aux loss", "wall", "commit"], rows) + [""]
+            "regression: squared error of the action-value network against Q(s, s')); terminal = what a terminal row "
+            "bootstraps from (`lfo_absorbing`: value = the fixed V_abs = −1/(2λ(1 − γ)), ours; mask = 0, the paper's; "
+            "learned = a learned absorbing state's value); length and ended = the learner's "
+            "own training episodes over the last tenth of the steps: mean length, fraction ended by a terminal rather "
+            "than the time limit (— where the record predates them); wall = the whole record:",
+            ""] + table(["env", "action model", "terminal", "demos", "seeds × env steps", "last", "best", "sampled", "expert",
+                         "paper", "aux loss", "length", "ended", "wall", "commit"], rows) + [""]
 
 
 #: The rendered notebooks: prefix -> renderer of one sweep entry's records.

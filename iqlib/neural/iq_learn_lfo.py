@@ -30,7 +30,16 @@ argmax Q̄ ("deterministic").
 learned values of the agent's other states are negative: ending an episode then *looks good* and the
 CartPole agent learns to drop the pole at once (we measured returns ≈ 9, below random). We bootstrap
 terminal rows from V_abs = −1/(2λ(1 − γ)) instead (``absorbing``; :func:`iqlib.neural.iq_learn_online.
-absorbing_value`), the χ² objective's value of a state only the policy reaches.
+absorbing_value`), the χ² objective's value of a state only the policy reaches. That prices every
+ending alike, which is right where the demonstrations never end in a terminal (CartPole's run to the
+time limit) and wrong where they always do (LunarLander's land: the expert's landing then looks
+as bad as a crash). With ``learned_absorbing`` the absorbing state's value is learned instead, as
+for any other state (DAC's absorbing states, Kostrikov et al. 2019): each terminal row, expert or
+replay, brings one self-loop row of the absorbing state (one action, so its implicit reward is
+r_abs = (1 − γ) V_abs) from the same source into the objective, and V_abs = θ/(2λ(1 − γ)) with a
+learned θ (starting at 0) bootstraps the terminal rows. The χ² optimum of θ is (f_E − f_π)/(f_E + f_π)
+for terminal-row fractions f_E, f_π of equal-sized expert and replay batches: −1 (the fixed V_abs)
+when only the policy ends episodes, +1 when only the expert does.
 
 Where this differs from the paper: the paper states the LfO objective with Q(s, s'); the networks
 that turn it into actions (a dynamics model or Q_A), the input scaling and the absorbing value are
@@ -74,6 +83,7 @@ class IQLearnLfOConfig:
     consistency_weight: float = 1.0  #: κ, weight of the Q_A regression or of the dynamics-model loss (ours).
     use_target: bool = False  #: V(s') from a Polyak target (paper code CartPole: no).
     absorbing: bool = True  #: terminal rows bootstrap from V_abs = −1/(2λ(1 − γ)) instead of 0 (ours, see doc).
+    learned_absorbing: bool = False  #: with ``absorbing``: V_abs learned, with absorbing self-loop rows (doc).
     target_rate: float = 0.005  #: Polyak rate ρ of the target per update, if used.
     learning_starts: int = 1280  #: env steps of uniform random actions before updates (paper code: 1280).
     train_freq: int = 64  #: env steps per block, then as many updates (UTD 1).
@@ -96,6 +106,8 @@ class IQLearnLfOConfig:
             raise ValueError(f"IQLearnLfOConfig.action_model must be 'regression' or 'dynamics', got {self.action_model!r}")
         if self.absorbing and self.chi2_weight <= 0:
             raise ValueError("IQLearnLfOConfig: absorbing=True needs chi2_weight > 0 (V_abs = −1/(2λ(1 − γ)))")
+        if self.learned_absorbing and not self.absorbing:
+            raise ValueError("IQLearnLfOConfig: learned_absorbing=True needs absorbing=True")
         if self.chi2_rows not in ("mixture", "expert"):
             raise ValueError(f"IQLearnLfOConfig.chi2_rows must be 'mixture' or 'expert', got {self.chi2_rows!r}")
 
@@ -128,7 +140,8 @@ def qss_input(stats, obs, next_obs):
 
 
 class LfOState(NamedTuple):
-    """Learner state: ``params`` (``{"qss", "qsa"}`` or ``{"qss", "dyn"}``) with its Adam state,
+    """Learner state: ``params`` (``{"qss", "qsa"}`` or ``{"qss", "dyn"}``, plus ``"abs"``, the scalar θ of
+    V_abs, with ``learned_absorbing``) with its Adam state,
     target params (a Polyak copy), update count."""
 
     train: TrainState
@@ -149,6 +162,8 @@ def init_lfo(key, obs_dim: int, n_actions: int, config: IQLearnLfOConfig = IQLea
     stats = (0.0, 1.0, 0.0, 1.0) if stats is None else tuple(stats)
     nets = LfONets(qss_def, act_def, optax.adam(config.critic_lr), stats, config.action_model, n_actions)
     params = {"qss": qss, "qsa" if config.action_model == "regression" else "dyn": act}
+    if config.learned_absorbing:
+        params["abs"] = jnp.zeros((), jnp.float32)  # θ: V_abs = θ/(2λ(1 − γ)), 0 = neutral
     return nets, LfOState(create_train_state(params, nets.tx), jax.tree_util.tree_map(jnp.copy, params),
                           jnp.zeros((), jnp.int32))
 
@@ -187,11 +202,20 @@ def lfo_loss(params, target, rows, is_expert, nets: LfONets, config: IQLearnLfOC
     nv = alpha * jax.nn.logsumexp(action_values(nets, target if config.use_target else params, rows.next_obs) / alpha,
                                   axis=-1)
     terminal = rows.terminal
+    ends = (terminal > 0).astype(jnp.float32)
     if config.absorbing:
-        nv = jnp.where(terminal > 0, absorbing_value(config.chi2_weight, config.discount), nv)
+        scale = -absorbing_value(config.chi2_weight, config.discount)  # 1/(2λ(1 − γ))
+        v_abs = (scale * (target if config.use_target else params)["abs"] if config.learned_absorbing else -scale)
+        nv = jnp.where(terminal > 0, v_abs, nv)
         terminal = jnp.zeros_like(terminal)
     loss, terms = iq_critic_terms(q, v, nv, terminal, e, discount=config.discount,
                                   chi2_weight=config.chi2_weight, chi2_rows=config.chi2_rows, init_term="value")
+    if config.learned_absorbing:  # one absorbing self-loop row per terminal row, from the same source
+        r_abs = (1.0 - config.discount) * scale * params["abs"]
+        w_chi = jnp.ones_like(e) if config.chi2_rows == "mixture" else e
+        loss = loss + (-jnp.sum(e * ends) * r_abs / jnp.maximum(jnp.sum(e), 1.0) + jnp.mean(ends) * r_abs
+                       + config.chi2_weight * jnp.sum(w_chi * ends) * r_abs**2 / jnp.maximum(jnp.sum(w_chi), 1.0))
+        terms = {**terms, "absorbing_value": scale * params["abs"]}
     a = jnp.where(e > 0, 0, rows.action).astype(jnp.int32)  # demo actions are never read
     w = (1.0 - e) / jnp.maximum(jnp.sum(1.0 - e), 1.0)
     if nets.action_model == "regression":

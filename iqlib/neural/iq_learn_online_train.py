@@ -73,7 +73,8 @@ def run_imitation(env_id: str, learner, update: Callable, demos: Transitions, co
     Returns:
       :class:`OnlineCarry` and ``history``: ``step (T,)``, ``eval_deterministic``, ``eval_stochastic``
       ``(S, T, eval_episodes)`` returns (episode resets ``seed + 10_000 + step``, the same for every
-      seed), ``train_returns`` (list of ``(step, seed index, return)``), ``metrics`` (per-chunk means
+      seed), ``train_returns`` (list of ``(step, seed index, return)``), ``train_episodes`` (list of
+      ``(step, seed index, return, length, terminated)``), ``metrics`` (per-chunk means
       ``{name: (S, n_chunks)}``), ``update_steps``, ``wall_s``.
 
     Raises:
@@ -100,7 +101,8 @@ def run_imitation(env_id: str, learner, update: Callable, demos: Transitions, co
         learning_starts=config.learning_starts, eval_every=config.eval_every, evaluate=evaluate_all, seed=seed,
         progress=progress, desc=desc)
     metrics = {k: v.reshape(n_seeds, -1, config.train_freq).mean(-1) for k, v in hist["metrics"].items()}
-    out = {"step": np.asarray(hist["eval_steps"]), "train_returns": hist["train_returns"], "metrics": metrics,
+    out = {"step": np.asarray(hist["eval_steps"]), "train_returns": hist["train_returns"],
+           "train_episodes": hist["train_episodes"], "metrics": metrics,
            "update_steps": hist["update_steps"], "wall_s": hist["wall_s"]}
     for name in policies:
         out[f"eval_{name}"] = np.stack([np.asarray(r[name]) for r in hist["evals"]], axis=1)

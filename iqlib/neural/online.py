@@ -35,7 +35,7 @@ from iqlib.core.sharding import shard_seeds
 from iqlib.core.training import stack_metrics
 from iqlib.core.transitions import Transitions
 
-__all__ = ["make_update_chunk", "check_schedule", "run_online"]
+__all__ = ["make_update_chunk", "check_schedule", "run_online", "late_episodes"]
 
 def make_update_chunk(update: Callable, sample_batch: Callable, n_updates: int) -> Callable:
     """Jitted ``chunk((learner, key), data, size, shared=None) -> ((learner, key), metrics)``.
@@ -112,7 +112,8 @@ def run_online(env_id: str, learner: Any, buffer: ReplayBuffer, chunk: Callable,
     Returns:
       ``(learner, history)``: ``history["eval_steps"]`` and ``["evals"]`` (lists: the step and
       record of each evaluation), ``["train_returns"]`` (list of ``(step, seed index, raw return)``
-      of finished training episodes), ``["metrics"]`` (``{name: (S, n_updates_in_all)}`` numpy),
+      of finished training episodes), ``["train_episodes"]`` (the same episodes as ``(step, seed index,
+      raw return, length in env steps, terminated)``, terminated False = cut by the time limit), ``["metrics"]`` (``{name: (S, n_updates_in_all)}`` numpy),
       ``["update_steps"]`` (updates per seed), ``["steps"]`` (transitions per seed) and ``["wall_s"]``.
     """
     t0 = time.perf_counter()
@@ -126,8 +127,8 @@ def run_online(env_id: str, learner: Any, buffer: ReplayBuffer, chunk: Callable,
     reward_fn = reward_fn or (lambda r: np.asarray(r, np.float32))
     carry, block = shard_seeds((learner, keys), s_n), int(train_freq) * e_n
     buffer.data = shard_seeds(buffer.data, s_n)  # each device keeps the rings of its own seeds
-    ep_ret, ep_start = np.zeros((s_n, e_n)), np.ones((s_n, e_n), np.float32)
-    hist = {"eval_steps": [], "evals": [], "train_returns": [], "metrics": []}
+    ep_ret, ep_start, ep_len = np.zeros((s_n, e_n)), np.ones((s_n, e_n), np.float32), np.zeros((s_n, e_n), np.int64)
+    hist = {"eval_steps": [], "evals": [], "train_returns": [], "train_episodes": [], "metrics": []}
 
     def run_eval(step):
         hist["eval_steps"].append(step)
@@ -154,10 +155,12 @@ def run_online(env_id: str, learner: Any, buffer: ReplayBuffer, chunk: Callable,
             for k_, v in zip(Transitions._fields, (obs, a, reward_fn(rew), nxt, term, trunc, ep_start.copy())):
                 rows[k_].append(v)
             ep_ret += rew
+            ep_len += 1
             obs, ep_start = nxt.copy(), np.zeros((s_n, e_n), np.float32)
             for s, e in zip(*np.nonzero(term + trunc)):
                 hist["train_returns"].append((t, int(s), float(ep_ret[s, e])))
-                ep_ret[s, e], ep_start[s, e] = 0.0, 1.0
+                hist["train_episodes"].append((t, int(s), float(ep_ret[s, e]), int(ep_len[s, e]), bool(term[s, e])))
+                ep_ret[s, e], ep_start[s, e], ep_len[s, e] = 0.0, 1.0, 0
                 obs[s, e] = envs[s][e].reset()[0]
         # (S, train_freq, E, ...) -> (S, train_freq · E, ...): rows in (step, env) order
         buffer.add(**{k_: np.stack(v, axis=1).reshape(s_n, block, *np.shape(v[0])[2:]) for k_, v in rows.items()})
@@ -180,3 +183,28 @@ def run_online(env_id: str, learner: Any, buffer: ReplayBuffer, chunk: Callable,
     hist["metrics"] = stack_metrics(hist["metrics"], axis=1)
     hist.update(update_steps=n_updates, steps=t, wall_s=time.perf_counter() - t0)
     return carry[0], hist
+
+
+def late_episodes(train_episodes, total_steps: int, fraction: float = 0.1) -> dict:
+    """How the training episodes that end in the last ``fraction`` of a run end, all seeds pooled.
+
+    Args:
+      train_episodes: :func:`run_online`'s ``history["train_episodes"]``, rows ``(step, seed index,
+        return, length, terminated)``; total_steps: the run's transitions per seed.
+      fraction: the tail of the run, in (0, 1].
+
+    Returns:
+      ``{"episodes": n, "length": mean length (env steps), "terminated": fraction ended by a terminal
+      rather than the time limit}`` over episodes ending after ``(1 − fraction) · total_steps``
+      (NaN for both when none did).
+
+    Raises:
+      ValueError: ``fraction`` outside (0, 1].
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    late = [e for e in train_episodes if e[0] > (1.0 - fraction) * total_steps]
+    if not late:
+        return {"episodes": 0, "length": float("nan"), "terminated": float("nan")}
+    return {"episodes": len(late), "length": float(np.mean([e[3] for e in late])),
+            "terminated": float(np.mean([bool(e[4]) for e in late]))}

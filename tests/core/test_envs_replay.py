@@ -8,7 +8,7 @@ import pytest
 
 from iqlib.core.envs import env_spec, evaluate, make_env
 from iqlib.core.replay import ReplayBuffer, sample
-from iqlib.neural.online import run_online
+from iqlib.neural.online import late_episodes, run_online
 
 
 def lean_left_right(obs, key):
@@ -88,6 +88,10 @@ def test_online_loop_counts_random_steps_updates_and_evaluations():
     ends = [(t, s) for t, s, _ in hist["train_returns"]]
     assert ends and all(r > 0 for _, _, r in hist["train_returns"])
     assert sum(1 for t, s in ends if s == 0) == int(rows.terminal[0].sum() + rows.timeout[0].sum())
+    # the same episodes with their lengths: CartPole pays 1 per step, and pushing left always drops the pole
+    assert [e[:3] for e in hist["train_episodes"]] == hist["train_returns"]
+    assert all(ret == length and terminated for _, _, ret, length, terminated in hist["train_episodes"])
+    assert sum(e[3] for e in hist["train_episodes"] if e[1] == 0) <= 2 * 40  # 2 envs of seed 0, 40 steps in all
 
 
 def test_discounted_evaluation_is_the_geometric_sum_on_cartpole():
@@ -100,3 +104,13 @@ def test_discounted_evaluation_is_the_geometric_sum_on_cartpole():
     assert np.all(disc < plain)
     with pytest.raises(ValueError, match="discount"):
         evaluate("CartPole-v1", push_left, 1, 0, discount=1.5)
+
+
+def test_late_episodes_pools_the_tail_of_a_run():
+    rows = [(40, 0, 1.0, 40, True), (90, 0, 2.0, 50, False), (100, 1, 3.0, 100, False), (95, 1, 0.0, 10, True)]
+    tail = late_episodes(rows, 100, fraction=0.1)  # ends after step 90: the last two
+    assert tail == {"episodes": 2, "length": 55.0, "terminated": 0.5}
+    assert late_episodes(rows, 100, fraction=1.0)["episodes"] == 4
+    assert late_episodes(rows[:1], 100)["episodes"] == 0 and np.isnan(late_episodes(rows[:1], 100)["length"])
+    with pytest.raises(ValueError, match="fraction"):
+        late_episodes(rows, 100, fraction=0.0)

@@ -173,6 +173,33 @@ def test_lfo_loss_ignores_demo_actions_but_not_replay_actions(action_model):
                           config)[0]) != pytest.approx(float(base))
 
 
+def test_lfo_learned_absorbing_value_starts_at_the_mask_and_adds_one_self_loop_per_terminal_row():
+    """θ = 0 is the paper's mask (V_abs = 0, no self-loop reward); at θ = −1 the terminal rows bootstrap
+    from the fixed V_abs and the self-loop rows add −f_E r + f r + λ f r² with r = −1/(2λ) (known numbers)."""
+    learned = IQLearnLfOConfig(hidden=(16,), learned_absorbing=True)
+    mask, fixed = IQLearnLfOConfig(hidden=(16,), absorbing=False), IQLearnLfOConfig(hidden=(16,))
+    nets, state = init_lfo(jax.random.key(0), 4, 2, learned)
+    k = jax.random.split(jax.random.key(1), 3)
+    n = 16
+    terminal = jnp.zeros(n).at[0].set(1.0).at[12].set(1.0)  # one expert row and one replay row end
+    rows = Transitions(jax.random.normal(k[0], (n, 4)), jax.random.randint(k[1], (n,), 0, 2), jnp.zeros(n),
+                       jax.random.normal(k[2], (n, 4)), terminal, jnp.zeros(n), jnp.zeros(n))
+    is_expert = jnp.arange(n) < n // 2
+    params = state.train.params
+    assert float(params["abs"]) == 0.0
+    at_zero, terms = lfo_loss(params, state.target, rows, is_expert, nets, learned)
+    assert float(at_zero) == pytest.approx(float(lfo_loss(params, None, rows, is_expert, nets, mask)[0]), rel=1e-6)
+    assert float(terms["absorbing_value"]) == 0.0
+    low = {**params, "abs": jnp.asarray(-1.0)}
+    at_low, terms = lfo_loss(low, low, rows, is_expert, nets, learned)
+    at_fixed, _ = lfo_loss(params, None, rows, is_expert, nets, fixed)
+    r, f_e, f = -1.0, 1 / 8, 2 / 16  # r_abs = −1/(2λ), λ = 0.5; terminal fractions of the expert rows, of all rows
+    assert float(at_low - at_fixed) == pytest.approx(-f_e * r + f * r + 0.5 * f * r**2, abs=1e-4)
+    assert float(terms["absorbing_value"]) == pytest.approx(-100.0)
+    with pytest.raises(ValueError, match="learned_absorbing=True needs absorbing=True"):
+        IQLearnLfOConfig(absorbing=False, learned_absorbing=True)
+
+
 def test_replay_add_wraps_around():
     buffer = ReplayBuffer(5, 3, (), n_seeds=2)
     block = lambda n, x: Transitions(*(jnp.broadcast_to(x.reshape(1, n, *([1] * k)), (2, n, *([3] * k)))  # noqa: E731

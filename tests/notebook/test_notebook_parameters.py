@@ -42,6 +42,7 @@ CASES = [
     ("non-finite", "08", {"awr_temperature": INF}, r"'awr_temperature': expected a finite number"),
     ("non-finite", "09", {"awr_temperature": INF}, r"'awr_temperature': expected None or a finite number"),
     ("out of range", "09", {"target_rate": 0.0}, r"'target_rate': expected None or .*got 0"),
+    ("unknown name", "06", {"lfo_absorbing": False}, r"'lfo_absorbing': expected one of"),
     ("cross rule", "02", {"demo_counts": [3, 3]}, r"'demo_counts': expected distinct values"),
     ("cross rule", "02", {"divergence_max_iter": 110}, r"'divergence_max_iter': expected a multiple of 25"),
     ("cross rule", "03", {"groups": [1, 1]}, r"'groups': expected distinct values"),
