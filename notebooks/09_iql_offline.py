@@ -671,8 +671,11 @@ if maze:
 #   learning rate decays to zero over the 5·10⁴ updates (the paper: over 10⁶). 10 %BC, which needs no
 #   values, is at the expert on this data. The other locomotion sets were recorded at 2·10⁴ updates
 #   (one time constant at ρ 0.005), where V is still climbing steeply (the windows those runs printed): IQL is
-#   above BC on halfcheetah-medium-expert and below it on hopper-medium, whose data (25 % of the expert)
-#   are weaker than D4RL's (≈ 44 %).
+#   above BC on halfcheetah-medium-expert and on halfcheetah-medium (39.7 ± 2.2 against 37.5 ± 2.3, with
+#   10 %BC at 33.6: on a single-policy set the top tenth is not better data; the paper: 47.4 on D4RL's
+#   set) and below it on hopper-medium, whose data (25 % of the expert) are weaker than D4RL's
+#   (≈ 44 %), although its snapshot was picked by D4RL's recipe (the SAC evaluation closest to a third
+#   of the expert's return: 971 of 3,251 on 5 episodes; the stochastic policy's data average 835).
 # * **The maze: IQL stitches part of the way; BC cannot.** No episode in `pointmaze-medium-stitch` is
 #   aimed at the goal, so imitating the best episodes cannot help, while IQL's Bellman backups carry the
 #   reward of passing through the goal back along other segments. The value map above shows how far
@@ -752,8 +755,7 @@ for row in rows:
         claims.add(f"{row.dataset.replace('-', '_')}_iql_ge_bc", f"IQL >= BC on {row.dataset} ({row.folder.name})", gap_,
                    ">= 0", gap_ >= 0.0, expected=not why_, reason=why_, on="record")
 claims.add("every_dataset_recorded", f"every dataset of the table has a record at >= 5 seeds ({len(ORDER)} sets; "
-           f"missing: {', '.join(missing) or 'none'})", len(missing), "0 missing", not missing, on="record",
-           expected=False, reason="compute: each is a 5-seed run of 15–45 min on 2 CPU cores, recorded one at a time")
+           f"missing: {', '.join(missing) or 'none'})", len(missing), "0 missing", not missing, on="record")
 if lunar:
     base_ = next((a for a in lunar.values() if (a["tau"], a["beta"]) == (0.7, 3.0)), None)
     if base_ is not None:
