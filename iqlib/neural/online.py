@@ -113,7 +113,8 @@ def run_online(env_id: str, learner: Any, buffer: ReplayBuffer, chunk: Callable,
       ``(learner, history)``: ``history["eval_steps"]`` and ``["evals"]`` (lists: the step and
       record of each evaluation), ``["train_returns"]`` (list of ``(step, seed index, raw return)``
       of finished training episodes), ``["train_episodes"]`` (the same episodes as ``(step, seed index,
-      raw return, length in env steps, terminated)``, terminated False = cut by the time limit), ``["metrics"]`` (``{name: (S, n_updates_in_all)}`` numpy),
+      raw return, length in env steps, terminated)``, terminated False = cut by the time limit),
+      ``["metrics"]`` (``{name: (S, n_updates_in_all)}`` numpy),
       ``["update_steps"]`` (updates per seed), ``["steps"]`` (transitions per seed) and ``["wall_s"]``.
     """
     t0 = time.perf_counter()
