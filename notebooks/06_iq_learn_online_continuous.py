@@ -165,9 +165,11 @@ T_START = time.perf_counter()
 P
 
 # %%
+from iqlib.core.envs import env_spec
 from iqlib.core.transitions import Transitions
+from iqlib.data.demos import load_demos
 from iqlib.data.files import save_figure, save_metrics
-from iqlib.neural.iq_learn_lfo import IQLearnLfOConfig, train_iq_learn_lfo
+from iqlib.neural.iq_learn_lfo import IQLearnLfOConfig, demo_diagnostics, train_iq_learn_lfo
 from iqlib.neural.iq_learn_online import (IQBatch, IQLearnOnlineConfig, init_sac, iq_critic_loss, iq_critic_terms,
                                           make_update)
 from iqlib.neural.iq_learn_online_train import train_iq_learn_online
@@ -376,8 +378,8 @@ lfo_curves, lfo_rows, lfo_hist = {}, [], {}
 for lfo_env in P.lfo_env_ids:
     for k in P.lfo_demos:
         t0 = time.perf_counter()
-        _, _, lh, linfo = train_iq_learn_lfo(lfo_env, lfo_cfg, n_demos=k, seed=P.seed, n_seeds=P.lfo_seeds,
-                                             total_steps=P.lfo_steps, progress=True, demos_dir=LFO_DEMOS)
+        lnets, lcarry, lh, linfo = train_iq_learn_lfo(lfo_env, lfo_cfg, n_demos=k, seed=P.seed, n_seeds=P.lfo_seeds,
+                                                      total_steps=P.lfo_steps, progress=True, demos_dir=LFO_DEMOS)
         wall = time.perf_counter() - t0
         last, best = summary(lh["eval_deterministic"])
         s_last, _ = summary(lh["eval_stochastic"])
@@ -405,6 +407,12 @@ for lfo_env in P.lfo_env_ids:
         ends = late_episodes(lh["train_episodes"], P.lfo_steps)
         metrics.update({f"{pre}_final_episode_length": ends["length"],
                         f"{pre}_final_terminated_fraction": ends["terminated"]})
+        # the demonstrations' held-out actions (never seen by the learner): does argmax Q̄ pick them, and how
+        # well does the dynamics model predict the expert's own next states?
+        diag = demo_diagnostics(lnets, lcarry.learner.train.params, load_demos(lfo_env, k, demos_dir=LFO_DEMOS)[0])
+        metrics.update({f"{pre}_demo_action_agreement": float(diag["action_agreement"].mean()),
+                        f"{pre}_demo_model_error": float(diag["model_error"].mean()),
+                        f"{pre}_chance_agreement": 1.0 / env_spec(lfo_env)["n_actions"]})
 
 print(f"{'env':>15} {'demos':>5} {'last (det.)':>16} {'best':>7} {'last (stoch.)':>13} {'expert':>7} "
       f"{'paper Table 8':>14} {'wall [s]':>8}")
@@ -515,7 +523,8 @@ for run, found_ in sweep_records(REPO_ROOT / "sweeps" / "iq-learn-lfo-lunarlande
         lunar_lfo[model_, end_, k] = {f: lrec.metrics[f"{pre}_{f}"] for f in (
             "return_mean", "return_std", "best_return_mean", "stochastic_return_mean", "expert_return",
             "paper_return", "final_aux_loss", "final_reward_gap")}
-        for f in ("final_episode_length", "final_terminated_fraction"):  # records from before they were kept lack them
+        for f in ("final_episode_length", "final_terminated_fraction", "final_absorbing_value",  # records from before
+                  "demo_action_agreement", "demo_model_error"):  # these were kept lack them (nan)
             lunar_lfo[model_, end_, k][f] = lrec.metrics.get(f"{pre}_{f}", np.nan)
         lunar_lfo[model_, end_, k]["curve"] = lcurves.get(f"lfo_{LUNAR_LFO}_{k}")
 if lunar_lfo:
@@ -526,12 +535,13 @@ if lunar_lfo:
                   for k in rp["lfo_demos"]]
     print(f"{'env':>15} {'action model':>12} {'terminal':>8} {'demos':>5} {'last (greedy)':>16} {'best':>7} "
           f"{'sampled':>8} {'expert':>7} {'paper':>6} {'aux loss':>9} {'reward gap':>10} {'ep. length':>10} "
-          f"{'ended':>6}")
+          f"{'ended':>6} {'V_abs':>7} {'agree':>6} {'demo model err':>14}")
     for env_, model_, end_, k, a in rows_:
         print(f"{env_:>15} {model_:>12} {end_:>8} {k:>5} {a['return_mean']:>8.1f} ± {a['return_std']:>5.1f} "
               f"{a['best_return_mean']:>7.1f} {a['stochastic_return_mean']:>8.1f} {a['expert_return']:>7.1f} "
               f"{a['paper_return']:>6.0f} {a['final_aux_loss']:>9.3f} {a['final_reward_gap']:>10.3f} "
-              f"{a['final_episode_length']:>10.0f} {a['final_terminated_fraction']:>6.2f}")
+              f"{a['final_episode_length']:>10.0f} {a['final_terminated_fraction']:>6.2f} "
+              f"{a['final_absorbing_value']:>7.1f} {a['demo_action_agreement']:>6.2f} {a['demo_model_error']:>14.2f}")
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6, 3.6))
         for (model_, end_, k), a in lunar_lfo.items():

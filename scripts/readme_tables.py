@@ -277,7 +277,8 @@ def render_06_lfo(recs: list[Rec]) -> list[str]:
                                  num(m[f"{pre}_best_return_mean"]), num(m[f"{pre}_stochastic_return_mean"]),
                                  num(m[f"{pre}_expert_return"]), num(m[f"{pre}_paper_return"], 0),
                                  num(m[f"{pre}_final_aux_loss"], 2), num(m.get(f"{pre}_final_episode_length"), 0),
-                                 num(m.get(f"{pre}_final_terminated_fraction"), 2), minutes(rec), f"`{commit(rec)}`"])
+                                 num(m.get(f"{pre}_final_terminated_fraction"), 2),
+                                 num(m.get(f"{pre}_demo_action_agreement"), 2), minutes(rec), f"`{commit(rec)}`"])
                 except KeyError as err:
                     raise KeyError(f"{rec.folder}: no {err.args[0]!r} in its metrics") from None
     return ["IQ-Learn from observations only, greedy return at the last evaluation, mean ± std over seeds; best = "
@@ -288,9 +289,11 @@ def render_06_lfo(recs: list[Rec]) -> list[str]:
             "bootstraps from (`lfo_absorbing`: value = the fixed V_abs = −1/(2λ(1 − γ)), ours; mask = 0, the paper's; "
             "learned = a learned absorbing state's value); length and ended = the learner's "
             "own training episodes over the last tenth of the steps: mean length, fraction ended by a terminal rather "
-            "than the time limit (— where the record predates them); wall = the whole record:",
+            "than the time limit; agree = the fraction of the demonstrations' states where the greedy action is the "
+            "expert's own (held out from training; chance 1/A) (— where the record predates these); wall = the whole "
+            "record:",
             ""] + table(["env", "action model", "terminal", "demos", "seeds × env steps", "last", "best", "sampled", "expert",
-                         "paper", "aux loss", "length", "ended", "wall", "commit"], rows) + [""]
+                         "paper", "aux loss", "length", "ended", "agree", "wall", "commit"], rows) + [""]
 
 
 #: The rendered notebooks: prefix -> renderer of one sweep entry's records.

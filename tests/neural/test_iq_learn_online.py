@@ -13,8 +13,8 @@ from scipy import integrate
 from iqlib.notebook.runner import REPO_ROOT
 from iqlib.core.transitions import Transitions
 from iqlib.data.datasets import save_dataset
-from iqlib.neural.iq_learn_lfo import (IQLearnLfOConfig, init_lfo, lfo_loss, predicted_next_obs, qss_input,
-                                train_iq_learn_lfo)
+from iqlib.neural.iq_learn_lfo import (IQLearnLfOConfig, action_values, demo_diagnostics, init_lfo, lfo_loss,
+                                predicted_next_obs, qss_input, train_iq_learn_lfo)
 from iqlib.neural.iq_learn_online import (IQLearnOnlineConfig, absorbing_value, init_sac, iq_critic_terms, make_update,
                                           sampled_soft_value)
 from iqlib.neural.iq_learn_online_train import demo_data, mix_demos, train_iq_learn_online
@@ -198,6 +198,30 @@ def test_lfo_learned_absorbing_value_starts_at_the_mask_and_adds_one_self_loop_p
     assert float(terms["absorbing_value"]) == pytest.approx(-100.0)
     with pytest.raises(ValueError, match="learned_absorbing=True needs absorbing=True"):
         IQLearnLfOConfig(absorbing=False, learned_absorbing=True)
+
+
+@pytest.mark.parametrize("action_model", ["regression", "dynamics"])
+def test_demo_diagnostics_score_the_held_out_actions(action_model):
+    """Demo actions equal to argmax Q̄ agree on every row, their flips (2 actions) on none; the model's error
+    is its squared error at the expert's action in Δs-std units (NaN without a model)."""
+    config = IQLearnLfOConfig(hidden=(16,), action_model=action_model)
+    stats = (jnp.zeros(4), jnp.ones(4), jnp.full(4, 0.1), jnp.full(4, 0.5))
+    nets, state = init_lfo(jax.random.key(0), 4, 2, config, stats)
+    obs = jax.random.normal(jax.random.key(1), (32, 4))
+    best = jnp.argmax(action_values(nets, state.train.params, obs), axis=-1)
+    nxt = obs + 1.0
+    demos = Transitions(obs, best, jnp.zeros(32), nxt, jnp.zeros(32), jnp.zeros(32), jnp.zeros(32))
+    stacked = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), state.train.params)  # 2 identical seeds
+    out = demo_diagnostics(nets, stacked, demos)
+    np.testing.assert_array_equal(out["action_agreement"], [1.0, 1.0])
+    flipped = demo_diagnostics(nets, stacked, demos._replace(action=1 - best))
+    np.testing.assert_array_equal(flipped["action_agreement"], [0.0, 0.0])
+    if action_model == "regression":
+        assert np.all(np.isnan(out["model_error"]))
+    else:
+        pred = predicted_next_obs(nets, state.train.params["dyn"], obs)[jnp.arange(32), best]
+        want = float(jnp.mean(jnp.sum(((pred - nxt) / 0.5) ** 2, axis=-1)))
+        np.testing.assert_allclose(out["model_error"], [want, want], rtol=1e-5)
 
 
 def test_replay_add_wraps_around():
