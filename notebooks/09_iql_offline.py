@@ -674,8 +674,8 @@ if maze:
 #   above BC on halfcheetah-medium-expert and on halfcheetah-medium (39.7 ± 2.2 against 37.5 ± 2.3, with
 #   10 %BC at 33.6: on a single-policy set the top tenth is not better data; the paper: 47.4 on D4RL's
 #   set) and below it on hopper-medium, whose data (25 % of the expert) are weaker than D4RL's
-#   (≈ 44 %), although its snapshot was picked by D4RL's recipe (the SAC evaluation closest to a third
-#   of the expert's return: 971 of 3,251 on 5 episodes; the stochastic policy's data average 835).
+#   (≈ 44 %), although its snapshot was picked by D4RL's recipe (the SAC snapshot nearest a third of
+#   the expert's return: the training curve jumped from 971 to 2,075 between two snapshots of 3,251).
 # * **The maze: IQL stitches part of the way; BC cannot.** No episode in `pointmaze-medium-stitch` is
 #   aimed at the goal, so imitating the best episodes cannot help, while IQL's Bellman backups carry the
 #   reward of passing through the goal back along other segments. The value map above shows how far
