@@ -407,6 +407,22 @@ def test_notebook_reruns_with_tiny_parameters(tmp_path):
 
 
 @pytest.mark.notebooks
+@pytest.mark.notebooks
+def test_notebook_runs_on_a_dataset_whose_records_carry_claims_of_the_same_name(tmp_path):
+    """A fresh run on hopper-medium-expert at a setting with no record of its own: its 'IQL >= BC in this run'
+    comparison must not take the name of the record claim on that dataset (a full sweep run once died there)."""
+    if not (REPO_ROOT / "results" / "09_iql_offline" / "datasets=hopper-medium-expert,target_rate=0.02").is_dir():
+        pytest.skip("no hopper-medium-expert record")
+    out = tmp_path / "09hme"
+    execute_notebook(NOTEBOOK, out, {"datasets": ["hopper-medium-expert"], "n_seeds": 1, "train_steps": 20,
+                                     "eval_every": 10, "eval_episodes": 1, "hidden": 8, "awr_temperature": 10.0,
+                                     "max_backup": False})
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "claim_hopper_medium_expert_iql_ge_bc" in metrics  # the record's
+    assert metrics["claim_hopper_medium_expert_iql_ge_bc_this_run_value"] == pytest.approx(
+        metrics["hopper-medium-expert_iql_score_mean"] - metrics["hopper-medium-expert_bc_score_mean"])
+
+
 def test_notebook_rejects_the_old_parameter_name(tmp_path):
     from papermill.exceptions import PapermillExecutionError
 
