@@ -413,6 +413,9 @@ for lfo_env in P.lfo_env_ids:
         metrics.update({f"{pre}_demo_action_agreement": float(diag["action_agreement"].mean()),
                         f"{pre}_demo_model_error": float(diag["model_error"].mean()),
                         f"{pre}_chance_agreement": 1.0 / env_spec(lfo_env)["n_actions"]})
+        print(f"{lfo_env}, {k} demo(s): the greedy action is the expert's held-out action on "
+              f"{diag['action_agreement'].mean():.2f} of its states (chance {1 / env_spec(lfo_env)['n_actions']:.2f}); "
+              f"the dynamics model's error on the expert's transitions {diag['model_error'].mean():.3f}")
 
 print(f"{'env':>15} {'demos':>5} {'last (det.)':>16} {'best':>7} {'last (stoch.)':>13} {'expert':>7} "
       f"{'paper Table 8':>14} {'wall [s]':>8}")
@@ -504,7 +507,9 @@ if record is not None:
 # length and the fraction ended by a terminal (crash or landing) rather than the 1,000-step limit
 # ("ended"; records made before these were kept show nan). "terminal" is `lfo_absorbing`, what a
 # terminal row bootstraps from: the fixed $V_{\text{abs}}$ ("value", §3), 0 ("mask", the paper's) or a
-# learned absorbing value ("learned").
+# learned absorbing value ("learned"; the "V_abs" column is its final value); "agree" is the fraction of
+# the demonstrations' states where the greedy action is the expert's own, held out from training
+# (chance: 1/4), and "demo model err" the dynamics model's error on the expert's transitions.
 
 # %%
 from iqlib.notebook.grid import sweep_records
@@ -512,6 +517,13 @@ from iqlib.notebook.runner import REPO_ROOT
 
 LUNAR_LFO = "LunarLander-v3"
 lunar_lfo = {}
+
+
+def num_(value) -> float:
+    """A record's number: NaN is stored as null in metrics.json (and a missing key reads as NaN)."""
+    return np.nan if value is None else float(value)
+
+
 for run, found_ in sweep_records(REPO_ROOT / "sweeps" / "iq-learn-lfo-lunarlander.yaml"):
     if found_ is None:
         print(f"{run.name}: no record (python -m iqlib.notebook.sweep sweeps/iq-learn-lfo-lunarlander.yaml)")
@@ -525,13 +537,13 @@ for run, found_ in sweep_records(REPO_ROOT / "sweeps" / "iq-learn-lfo-lunarlande
             "paper_return", "final_aux_loss", "final_reward_gap")}
         for f in ("final_episode_length", "final_terminated_fraction", "final_absorbing_value",  # records from before
                   "demo_action_agreement", "demo_model_error"):  # these were kept lack them (nan)
-            lunar_lfo[model_, end_, k][f] = lrec.metrics.get(f"{pre}_{f}", np.nan)
+            lunar_lfo[model_, end_, k][f] = num_(lrec.metrics.get(f"{pre}_{f}"))
         lunar_lfo[model_, end_, k]["curve"] = lcurves.get(f"lfo_{LUNAR_LFO}_{k}")
 if lunar_lfo:
     rows_ = [(LUNAR_LFO, model_, end_, k, a) for (model_, end_, k), a in lunar_lfo.items()]
     if record is not None and "CartPole-v1" in rp["lfo_env_ids"]:
         rows_ += [("CartPole-v1", rp.get("lfo_action_model", "dynamics"), rp.get("lfo_absorbing", "value"), k,
-                   {f: rm.get(f"CartPole-v1_lfo_{k}_{f}", np.nan) for f in next(iter(lunar_lfo.values())) if f != "curve"})
+                   {f: num_(rm.get(f"CartPole-v1_lfo_{k}_{f}")) for f in next(iter(lunar_lfo.values())) if f != "curve"})
                   for k in rp["lfo_demos"]]
     print(f"{'env':>15} {'action model':>12} {'terminal':>8} {'demos':>5} {'last (greedy)':>16} {'best':>7} "
           f"{'sampled':>8} {'expert':>7} {'paper':>6} {'aux loss':>9} {'reward gap':>10} {'ep. length':>10} "
