@@ -666,7 +666,7 @@ if maze:
 #   $\rho = 0.02$ (`sweeps/iql-hopper-medium-expert.yaml`; time constant 5,000) tests that: in its run the
 #   batch-mean V (the critic windows that run printed; not among the record's files) is 95.3 at 2·10⁴
 #   updates and 96.2–96.3 from 3·10⁴ on, and IQL ends at 61.8 ± 24.5, up from 31.5 ± 11.6 in an earlier
-#   unrecorded run at $\rho = 0.005$ with the same budget, yet below 80. Its seeds split (the claim below
+#   run at $\rho = 0.005$ with the same budget (commit `94d6c25`, before runs were recorded), yet below 80. Its seeds split (the claim below
 #   lists them): two end at the expert, the others between BC and 10 %BC. With the values settled, what is left is the policy extraction, whose actor
 #   learning rate decays to zero over the 5·10⁴ updates (the paper: over 10⁶). 10 %BC, which needs no
 #   values, is at the expert on this data. The other locomotion sets were recorded at 2·10⁴ updates
