@@ -176,7 +176,7 @@ from iqlib.neural.iq_learn_online_train import train_iq_learn_online
 from iqlib.neural.online import late_episodes
 from iqlib.neural.sac import SACConfig, train_sac
 from iqlib.notebook.curves import save_curves
-from iqlib.notebook.plotting import STYLE, curves_with_bands
+from iqlib.notebook.plotting import STYLE, curves_with_bands, mean_with_range
 from iqlib.notebook.source import show_source
 
 out = P.output_dir
@@ -559,8 +559,7 @@ if lunar_lfo:
         for (model_, end_, k), a in lunar_lfo.items():
             if a["curve"] is not None:
                 y = a["curve"].series["lfo_deterministic"]
-                line, = ax.plot(a["curve"].x, y.mean(0), label=f"{k} demo(s), {model_}, {end_}, {y.shape[0]} seeds")
-                ax.fill_between(a["curve"].x, y.min(0), y.max(0), color=line.get_color(), alpha=0.2)
+                mean_with_range(ax, a["curve"].x, y, f"{k} demo(s), {model_}, {end_}, {y.shape[0]} seeds")
         ax.axhline(next(iter(lunar_lfo.values()))["expert_return"], color="k", ls=":", lw=1, label="expert")
         ax.set_xlabel("environment steps")
         ax.set_ylabel("return (greedy)")
@@ -601,8 +600,7 @@ if mujoco:
         for ax, (name, a) in zip(axes[0], mujoco.items()):
             if a["curve"] is not None:
                 y = a["curve"].series["iq_deterministic"]
-                line, = ax.plot(a["curve"].x, y.mean(0), label=f"IQ-Learn, 1 demo ({y.shape[0]} seeds)")
-                ax.fill_between(a["curve"].x, y.min(0), y.max(0), color=line.get_color(), alpha=0.2)
+                mean_with_range(ax, a["curve"].x, y, f"IQ-Learn, 1 demo ({y.shape[0]} seeds)")
             ax.axhline(a["expert"], color="k", ls=":", lw=1, label=f"demonstration ({a['expert']:.0f})")
             ax.set_xlabel("environment steps")
             ax.set_ylabel("return (deterministic)")

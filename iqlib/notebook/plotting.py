@@ -17,7 +17,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["STYLE", "PANEL_SIZE", "grid_heatmaps", "policy_arrows", "curves_with_bands", "bar_table", "line_plot"]
+__all__ = ["STYLE", "PANEL_SIZE", "grid_heatmaps", "policy_arrows", "curves_with_bands", "bar_table", "line_plot",
+           "mean_with_range"]
 
 STYLE = {
     "figure.figsize": (5.0, 3.5),
@@ -156,6 +157,20 @@ def curves_with_bands(x, ys: dict, xlabel: str, ylabel: str, title: str | None =
         _finish(ax, xlabel, ylabel, title, legend=bool(ys))
         fig.tight_layout()
     return fig
+
+
+def mean_with_range(ax, x, y, label: str):
+    """Draw the seed mean of ``y: (n_seeds, T)`` over ``x: (T,)`` on ``ax`` with a min–max band; returns the line.
+
+    Raises:
+      ValueError: if ``y`` is not (n_seeds, len(x)).
+    """
+    x, y = np.asarray(x), np.atleast_2d(np.asarray(y, dtype=float))
+    if y.ndim != 2 or y.shape[1] != x.shape[0]:
+        raise ValueError(f"y must have shape (n_seeds, {x.shape[0]}), got {y.shape}")
+    (line,) = ax.plot(x, y.mean(axis=0), label=label)
+    ax.fill_between(x, y.min(axis=0), y.max(axis=0), color=line.get_color(), alpha=0.2, linewidth=0)
+    return line
 
 
 def bar_table(values: dict, errors: dict | None = None, ylabel: str = "", title: str | None = None):

@@ -208,4 +208,12 @@ def test_plotting_figures():
         assert isinstance(f, plt.Figure) and len(f.axes) == 1
     with pytest.raises(ValueError):
         plotting.curves_with_bands(x, {"a": np.ones((3, 5))}, "step", "return")
+    _, ax = plt.subplots()
+    y = np.stack([x * 1.0, x + 2.0, 2.0 * x])  # seed mean (4x + 2)/3, band from the min to the max at each x
+    line = plotting.mean_with_range(ax, x, y, "three seeds")
+    np.testing.assert_allclose(line.get_ydata(), (4 * x + 2) / 3)
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(0.0) and band.max() == pytest.approx(10.0)  # min of x, max of 2x at x = 5
+    with pytest.raises(ValueError, match="n_seeds"):
+        plotting.mean_with_range(ax, x, np.ones((2, 5)), "bad")
     plt.close("all")
