@@ -306,6 +306,7 @@ ABLATIONS: dict[str, tuple[str, pathlib.Path, Callable[[list[Rec]], list[str]]]]
     "09lunarlander": ("09", ROOT / "sweeps" / "iql-lunarlander.yaml", render_09_lunarlander),
     "09maze": ("09", ROOT / "sweeps" / "iql-maze.yaml", render_09_maze),
     "06lfo": ("06", ROOT / "sweeps" / "iq-learn-lfo-lunarlander.yaml", render_06_lfo),
+    "06mujoco": ("06", ROOT / "sweeps" / "iq-learn-mujoco-one-demo.yaml", render_06),
     "09sets": ("09", ROOT / "sweeps" / "iql-hopper-medium-expert.yaml", render_09)}
 
 #: Tables drawn from every record of a notebook: marker -> renderer of the results folder.
