@@ -648,11 +648,13 @@ if mujoco:
 #   state little, while the model's error on the expert's transitions is 6.7 in $\Delta s$-std units
 #   (summed over the state); the size of an action's effect next to that error is the next thing to
 #   measure. (The rerun at the fixed $V_{\text{abs}}$ gave the first record's numbers exactly.)
-# - **Not recorded.** Hopper-v5 from one demonstration (the paper's headline online result) was run
-#   in earlier sessions outside the sweep and is not in `results/`. Its recorded rerun, and HalfCheetah-v5
-#   from one demonstration (the paper: 5,077 against its expert's 5,098; our demonstrations average 5,472),
-#   are `sweeps/iq-learn-mujoco-one-demo.yaml` (3 seeds × 10⁵ steps each, the paper's settings; several
-#   hours per run on two cores, not yet run).
+# - **MuJoCo from one demonstration: far from the expert at the budget this CPU allows.** HalfCheetah-v5
+#   from 1 demonstration (return 5,407), 2 seeds × 5·10⁴ steps at the paper's settings (21.6 min): the
+#   deterministic return ends at 303 ± 522 (best evaluation 759); one seed climbs to about 800 by 25k
+#   steps, the other stays near zero. The paper's 5,077 comes from its full schedule; this is a third
+#   of `sweeps/iq-learn-mujoco-one-demo.yaml`'s 3 seeds × 10⁵ steps, which with Hopper-v5 (the paper's
+#   headline, ≥ 3 seeds; one unrecorded seed of an earlier session reached the expert's return in
+#   57 min) remains to run — hours per run on two cores, a GPU session's work.
 #
 # ## 5. Claims
 #
