@@ -169,7 +169,8 @@ from iqlib.core.envs import env_spec
 from iqlib.core.transitions import Transitions
 from iqlib.data.demos import load_demos
 from iqlib.data.files import save_figure, save_metrics
-from iqlib.neural.iq_learn_lfo import IQLearnLfOConfig, demo_diagnostics, train_iq_learn_lfo
+from iqlib.neural.iq_learn_lfo import IQLearnLfOConfig, train_iq_learn_lfo
+from iqlib.neural.lfo_diagnostics import demo_diagnostics
 from iqlib.neural.iq_learn_online import (IQBatch, IQLearnOnlineConfig, init_sac, iq_critic_loss, iq_critic_terms,
                                           make_update)
 from iqlib.neural.iq_learn_online_train import train_iq_learn_online

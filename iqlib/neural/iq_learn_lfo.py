@@ -65,8 +65,7 @@ from iqlib.neural.iq_learn_online_train import run_imitation
 from iqlib.data.demos import load_demos
 
 __all__ = ["IQLearnLfOConfig", "LfONets", "LfOState", "transition_stats", "qss_input", "init_lfo",
-           "predicted_next_obs", "action_values", "lfo_loss", "make_update", "make_act", "train_iq_learn_lfo",
-           "demo_diagnostics"]
+           "predicted_next_obs", "action_values", "lfo_loss", "make_update", "make_act", "train_iq_learn_lfo"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,33 +280,3 @@ def train_iq_learn_lfo(env_id: str, config: IQLearnLfOConfig = IQLearnLfOConfig(
         total_steps=total_steps, seed=seed, progress=progress, desc=f"IQ-Learn LfO {env_id}")
     return nets, carry, hist, info
 
-
-def demo_diagnostics(nets: LfONets, params, demos) -> dict:
-    """How a trained LfO learner reads the demonstrations' own transitions, with their actions held out.
-
-    The learner never sees the demonstrations' actions; this check uses them to ask where the
-    critic's preference is lost on its way to actions.
-
-    Args:
-      nets: from :func:`init_lfo`; params: with a leading seed axis S (``carry.learner.train.params``
-        of :func:`train_iq_learn_lfo`; one seed's params as ``tree_map(lambda x: x[None], params)``).
-      demos: ``Transitions (N, ·)`` loaded *with* their actions (``load_demos(..., observations_only=False)``).
-
-    Returns:
-      ``{"action_agreement": (S,), "model_error": (S,)}`` numpy: the fraction of demo states where
-      argmax Q̄(s, ·) is the expert's action (chance: 1/A), and ("dynamics" only; NaN for "regression")
-      the dynamics model's squared error of ŝ'(s, a_E) on the demo rows, in Δs-std units summed over
-      the state (the same units as the training ``aux_loss`` on the replay).
-    """
-    obs, nxt = jnp.asarray(demos.obs, jnp.float32), jnp.asarray(demos.next_obs, jnp.float32)
-    act = jnp.asarray(demos.action, jnp.int32)
-
-    def one(p):
-        agree = jnp.mean(jnp.argmax(action_values(nets, p, obs), axis=-1) == act)
-        if nets.action_model != "dynamics":
-            return agree, jnp.asarray(jnp.nan)
-        pred = jnp.take_along_axis(predicted_next_obs(nets, p["dyn"], obs), act[:, None, None], axis=1)[:, 0]
-        return agree, jnp.mean(jnp.sum(((pred - nxt) / nets.stats[3]) ** 2, axis=-1))
-
-    agree, err = jax.jit(jax.vmap(one))(params)
-    return {"action_agreement": np.asarray(agree), "model_error": np.asarray(err)}
