@@ -202,7 +202,7 @@ def lfo_loss(params, target, rows, is_expert, nets: LfONets, config: IQLearnLfOC
     nv = alpha * jax.nn.logsumexp(action_values(nets, target if config.use_target else params, rows.next_obs) / alpha,
                                   axis=-1)
     terminal = rows.terminal
-    ends = (terminal > 0).astype(jnp.float32)
+    ends = (terminal > 0).astype(jnp.float32)  # read by the learned absorbing rows only
     if config.absorbing:
         scale = -absorbing_value(config.chi2_weight, config.discount)  # 1/(2λ(1 − γ))
         v_abs = (scale * (target if config.use_target else params)["abs"] if config.learned_absorbing else -scale)
