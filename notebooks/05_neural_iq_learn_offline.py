@@ -657,8 +657,10 @@ if ablation:
 # *its* demonstrations, with the base settings, IQ-Learn earns 500 on every seed, and BC earns 495.
 # The imitators still disagree with their expert on about a fifth of the states they visit, about as
 # often as with the default expert. Those errors stop mattering when the expert's own behaviour
-# tolerates them. On LunarLander the learners disagree with the expert on most of their own states:
-# with one demonstration they land in regions the demonstration never visited.
+# tolerates them. On LunarLander the expert is not brittle (the same ε-greedy line: it keeps most of
+# its return with 10 % random actions), yet the learners disagree with it on most of their own states:
+# with one demonstration they fly through regions the demonstration never visited, and the score
+# rises with every added demonstration (the table above). Coverage, not the expert, sets that miss.
 #
 # **Why IQ-Learn is not much better than BC here.** Offline and with the telescoped initial term,
 # IQ-Learn's objective *is* α·(BC log-likelihood) − λ E[r²] (§1): the only information beyond BC is the
@@ -716,7 +718,13 @@ if record is not None:
         claims.add("lunarlander_1demo_expert", "IQ-Learn reaches >= 90 % of the expert on LunarLander from 1 "
                    "demonstration", pct("LunarLander-v3", "iq", 1), ">= 90 %", pct("LunarLander-v3", "iq", 1) >= 90.0,
                    expected=False, on="record", reason="one demonstration covers too little of the state space: "
-                   f"disagreement on {100 * rm['LunarLander-v3_iq_1_disagree_visited']:.0f} % of visited states")
+                   f"disagreement on {100 * rm['LunarLander-v3_iq_1_disagree_visited']:.0f} % of visited states; "
+                   "the score grows with the demonstrations ("
+                   + " / ".join(f"{pct('LunarLander-v3', 'iq', k):.1f}" for k in sorted(rp["n_demos"]))
+                   + f" % with {' / '.join(map(str, sorted(rp['n_demos'])))}), while the expert is not brittle "
+                   f"({rm['LunarLander-v3_expert_eps0.03_return']:.0f} with 3 % and "
+                   f"{rm['LunarLander-v3_expert_eps0.1_return']:.0f} with 10 % random actions, "
+                   f"{rm['LunarLander-v3_expert_eps0_return']:.0f} greedy)")
         if 10 in rp["n_demos"]:
             claims.add("lunarlander_10demo_expert", "IQ-Learn is within 10 % of the expert on LunarLander from 10 "
                        "demonstrations", pct("LunarLander-v3", "iq", 10), ">= 90 %",

@@ -411,12 +411,18 @@ for lfo_env in P.lfo_env_ids:
         # the demonstrations' held-out actions (never seen by the learner): does argmax Q̄ pick them, and how
         # well does the dynamics model predict the expert's own next states?
         diag = demo_diagnostics(lnets, lcarry.learner.train.params, load_demos(lfo_env, k, demos_dir=LFO_DEMOS)[0])
+        # (dynamics model) how often the model alone names the expert's action from (s, s'), and how far apart it
+        # puts the actions' next states, beside its error (all in Δs-std units)
         metrics.update({f"{pre}_demo_action_agreement": float(diag["action_agreement"].mean()),
                         f"{pre}_demo_model_error": float(diag["model_error"].mean()),
+                        f"{pre}_demo_model_action_id": float(diag["model_action_id"].mean()),
+                        f"{pre}_demo_action_spread": float(diag["action_spread"].mean()),
                         f"{pre}_chance_agreement": 1.0 / env_spec(lfo_env)["n_actions"]})
         print(f"{lfo_env}, {k} demo(s): the greedy action is the expert's held-out action on "
               f"{diag['action_agreement'].mean():.2f} of its states (chance {1 / env_spec(lfo_env)['n_actions']:.2f}); "
-              f"the dynamics model's error on the expert's transitions {diag['model_error'].mean():.3f}")
+              f"the dynamics model's error on the expert's transitions {diag['model_error'].mean():.3f}, the spread "
+              f"of its next states over actions {diag['action_spread'].mean():.3f}; the model alone names the "
+              f"expert's action on {diag['model_action_id'].mean():.2f} of the expert's transitions")
 
 print(f"{'env':>15} {'demos':>5} {'last (det.)':>16} {'best':>7} {'last (stoch.)':>13} {'expert':>7} "
       f"{'paper Table 8':>14} {'wall [s]':>8}")
@@ -537,7 +543,8 @@ for run, found_ in sweep_records(REPO_ROOT / "sweeps" / "iq-learn-lfo-lunarlande
             "return_mean", "return_std", "best_return_mean", "stochastic_return_mean", "expert_return",
             "paper_return", "final_aux_loss", "final_reward_gap")}
         for f in ("final_episode_length", "final_terminated_fraction", "final_absorbing_value",  # records from before
-                  "demo_action_agreement", "demo_model_error"):  # these were kept lack them (nan)
+                  "demo_action_agreement", "demo_model_error",  # these were kept lack them (nan)
+                  "demo_model_action_id", "demo_action_spread"):
             lunar_lfo[model_, end_, k][f] = num_(lrec.metrics.get(f"{pre}_{f}"))
         lunar_lfo[model_, end_, k]["curve"] = lcurves.get(f"lfo_{LUNAR_LFO}_{k}")
 if lunar_lfo:
@@ -548,13 +555,14 @@ if lunar_lfo:
                   for k in rp["lfo_demos"]]
     print(f"{'env':>15} {'action model':>12} {'terminal':>8} {'demos':>5} {'last (greedy)':>16} {'best':>7} "
           f"{'sampled':>8} {'expert':>7} {'paper':>6} {'aux loss':>9} {'reward gap':>10} {'ep. length':>10} "
-          f"{'ended':>6} {'V_abs':>7} {'agree':>6} {'demo model err':>14}")
+          f"{'ended':>6} {'V_abs':>7} {'agree':>6} {'demo model err':>14} {'spread':>7} {'model id':>8}")
     for env_, model_, end_, k, a in rows_:
         print(f"{env_:>15} {model_:>12} {end_:>8} {k:>5} {a['return_mean']:>8.1f} ± {a['return_std']:>5.1f} "
               f"{a['best_return_mean']:>7.1f} {a['stochastic_return_mean']:>8.1f} {a['expert_return']:>7.1f} "
               f"{a['paper_return']:>6.0f} {a['final_aux_loss']:>9.3f} {a['final_reward_gap']:>10.3f} "
               f"{a['final_episode_length']:>10.0f} {a['final_terminated_fraction']:>6.2f} "
-              f"{a['final_absorbing_value']:>7.1f} {a['demo_action_agreement']:>6.2f} {a['demo_model_error']:>14.2f}")
+              f"{a['final_absorbing_value']:>7.1f} {a['demo_action_agreement']:>6.2f} {a['demo_model_error']:>14.2f} "
+              f"{a['demo_action_spread']:>7.3f} {a['demo_model_action_id']:>8.2f}")
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6, 3.6))
         for (model_, end_, k), a in lunar_lfo.items():

@@ -25,10 +25,16 @@ def demo_diagnostics(nets: LfONets, params, demos) -> dict:
       demos: ``Transitions (N, ·)`` loaded *with* their actions (``load_demos(..., observations_only=False)``).
 
     Returns:
-      ``{"action_agreement": (S,), "model_error": (S,)}`` numpy: the fraction of demo states where
-      argmax Q̄(s, ·) is the expert's action (chance: 1/A), and ("dynamics" only; NaN for "regression")
-      the dynamics model's squared error of ŝ'(s, a_E) on the demo rows, in Δs-std units summed over
-      the state (the same units as the training ``aux_loss`` on the replay).
+      ``{"action_agreement", "model_error", "model_action_id", "action_spread"}``, each (S,) numpy:
+      the fraction of demo states where argmax Q̄(s, ·) is the expert's action (chance: 1/A), and
+      ("dynamics" only; NaN for "regression"), on the demo rows, in Δs-std units summed over the state
+      (the units of the training ``aux_loss`` on the replay):
+      ``model_error`` the squared error of ŝ'(s, a_E) against the real s';
+      ``model_action_id`` the fraction of rows whose real s' is nearest ŝ'(s, a_E) among ŝ'(s, ·), i.e.
+      how often the model alone tells which action the expert took (chance: 1/A);
+      ``action_spread`` the mean squared distance of ŝ'(s, a) from its mean over actions: how far apart
+      the model puts the actions' next states, to set beside ``model_error``. Q̄ reads actions only
+      through ŝ'(s, ·), so when the spread is small against the error it cannot rank them as the expert did.
     """
     obs, nxt = jnp.asarray(demos.obs, jnp.float32), jnp.asarray(demos.next_obs, jnp.float32)
     act = jnp.asarray(demos.action, jnp.int32)
@@ -36,9 +42,15 @@ def demo_diagnostics(nets: LfONets, params, demos) -> dict:
     def one(p):
         agree = jnp.mean(jnp.argmax(action_values(nets, p, obs), axis=-1) == act)
         if nets.action_model != "dynamics":
-            return agree, jnp.asarray(jnp.nan)
-        pred = jnp.take_along_axis(predicted_next_obs(nets, p["dyn"], obs), act[:, None, None], axis=1)[:, 0]
-        return agree, jnp.mean(jnp.sum(((pred - nxt) / nets.stats[3]) ** 2, axis=-1))
+            nan = jnp.asarray(jnp.nan)
+            return agree, nan, nan, nan
+        pred = predicted_next_obs(nets, p["dyn"], obs) / nets.stats[3]  # (B, A, O) in Δs-std units
+        dist = jnp.sum((pred - (nxt / nets.stats[3])[:, None]) ** 2, axis=-1)  # (B, A)
+        err = jnp.mean(jnp.take_along_axis(dist, act[:, None], axis=1))
+        ident = jnp.mean(jnp.argmin(dist, axis=-1) == act)
+        spread = jnp.mean(jnp.sum((pred - pred.mean(axis=1, keepdims=True)) ** 2, axis=-1))
+        return agree, err, ident, spread
 
-    agree, err = jax.jit(jax.vmap(one))(params)
-    return {"action_agreement": np.asarray(agree), "model_error": np.asarray(err)}
+    agree, err, ident, spread = jax.jit(jax.vmap(one))(params)
+    return {"action_agreement": np.asarray(agree), "model_error": np.asarray(err),
+            "model_action_id": np.asarray(ident), "action_spread": np.asarray(spread)}

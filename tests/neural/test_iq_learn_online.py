@@ -218,11 +218,23 @@ def test_demo_diagnostics_score_the_held_out_actions(action_model):
     flipped = demo_diagnostics(nets, stacked, demos._replace(action=1 - best))
     np.testing.assert_array_equal(flipped["action_agreement"], [0.0, 0.0])
     if action_model == "regression":
-        assert np.all(np.isnan(out["model_error"]))
+        for key in ("model_error", "model_action_id", "action_spread"):
+            assert np.all(np.isnan(out[key]))
     else:
-        pred = predicted_next_obs(nets, state.train.params["dyn"], obs)[jnp.arange(32), best]
+        both = predicted_next_obs(nets, state.train.params["dyn"], obs)  # (32, 2, 4)
+        pred = both[jnp.arange(32), best]
         want = float(jnp.mean(jnp.sum(((pred - nxt) / 0.5) ** 2, axis=-1)))
         np.testing.assert_allclose(out["model_error"], [want, want], rtol=1e-5)
+        # two actions: each lies half their gap from the mean, so the spread is |ŝ'(s,0) − ŝ'(s,1)|²/4 (σ_Δ 0.5)
+        gap = float(jnp.mean(jnp.sum(((both[:, 0] - both[:, 1]) / 0.5) ** 2, axis=-1))) / 4
+        np.testing.assert_allclose(out["action_spread"], [gap, gap], rtol=1e-5)
+        # s' exactly the model's prediction at the demo's action: identified on every row, zero error;
+        # s' at the other action's prediction: identified on none
+        exact = demo_diagnostics(nets, stacked, demos._replace(next_obs=pred))
+        np.testing.assert_array_equal(exact["model_action_id"], [1.0, 1.0])
+        np.testing.assert_allclose(exact["model_error"], [0.0, 0.0], atol=1e-8)
+        other = demo_diagnostics(nets, stacked, demos._replace(next_obs=both[jnp.arange(32), 1 - best]))
+        np.testing.assert_array_equal(other["model_action_id"], [0.0, 0.0])
 
 
 def test_replay_add_wraps_around():
