@@ -2,7 +2,7 @@
 
     python -m iqlib.notebook.sweep sweeps/X.yaml [more.yaml ...] [--results results]
         [--outputs outputs/sweep | --no-outputs] [--workers N] [--scheduler tcp://HOST:PORT]
-        [--retries 2] [--dry-run] [--notebook-dir DIR] [--kernel NAME]
+        [--retries 2] [--dry-run] [--smoke [DIR]] [--entry NAME] [--notebook-dir DIR] [--kernel NAME]
 
 The grid (``iqlib.notebook.grid``) expands into runs. By default they run on a ``LocalCluster``
 of ``--workers`` worker processes on this machine (one thread each); ``--scheduler`` submits
@@ -20,6 +20,10 @@ attempt of that run removes. A notebook cell that raises is not retried: the run
 failed, its ``.tmp-`` folder keeps the executed notebook with the traceback, and the exit status
 is 1. A record that exists with other values for the sweep's parameters stops the sweep before
 anything runs (use another ``--results`` folder or remove it).
+
+``--smoke`` runs nothing long: it executes each run that has no record yet once at a tiny budget
+(:mod:`iqlib.notebook.smoke`) into ``DIR`` (default ``outputs/smoke``) and writes no record; do
+it before a long sweep, so a run does not train for an hour and then fail in its last cells.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from iqlib.notebook.grid import Run, SweepError, check_unique, load_sweep, noteb
 from iqlib.notebook.provenance import run_provenance, utc_now
 from iqlib.notebook.records import TMP_MARK, is_complete, publish, write_record
 from iqlib.notebook.runner import NOTEBOOK_DIR, ensure_kernel, execute_notebook
+from iqlib.notebook.smoke import smoke_runs
+from iqlib.notebook.summary import error_line
 
 __all__ = ["record_dir", "check_conflict", "execute_run", "run_sweep", "main"]
 
@@ -90,12 +96,6 @@ def _outcome(run: Run, status: str, seconds: float = 0.0, error: str | None = No
             "seconds": round(seconds, 3), "error": error, "where": where}
 
 
-def _error_line(err: BaseException) -> str:
-    text = f"{getattr(err, 'ename', type(err).__name__)}: {getattr(err, 'evalue', err)}"
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(err).__name__
-
-
 def execute_run(run: Run, results_dir: str, outputs_dir: str | None, command: Sequence[str],
                 kernel_name: str | None = None) -> dict[str, Any]:
     """Execute one run and publish its record (the task each Dask worker runs).
@@ -118,7 +118,7 @@ def execute_run(run: Run, results_dir: str, outputs_dir: str | None, command: Se
         execute_notebook(run.notebook, work, parameters=run.parameters,
                          kernel_name=_kernel(kernel_name))
     except papermill.PapermillExecutionError as err:
-        return _outcome(run, "failed", time.perf_counter() - clock, _error_line(err), str(tmp))
+        return _outcome(run, "failed", time.perf_counter() - clock, error_line(err), str(tmp))
     seconds = time.perf_counter() - clock
     if not (work / "metrics.json").is_file():
         return _outcome(run, "failed", seconds, "the notebook wrote no metrics.json", str(tmp))
@@ -174,7 +174,7 @@ def run_sweep(runs: Sequence[Run], results_dir: str | os.PathLike, client: Clien
                 try:
                     outcomes[i] = future.result()
                 except Exception as err:  # retries spent, or KilledWorker
-                    outcomes[i] = _outcome(runs[i], "failed", error=_error_line(err))
+                    outcomes[i] = _outcome(runs[i], "failed", error=error_line(err))
                 if outcomes[i]["status"] == "failed":
                     bar.write(f"failed: {runs[i].stem}/{runs[i].name}: {outcomes[i]['error']}"
                               + (f" (see {outcomes[i]['where']})" if outcomes[i]["where"] else ""))
@@ -199,6 +199,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
     parser.add_argument("--retries", type=int, default=2)
     parser.add_argument("--dry-run", action="store_true", help="list the runs; run nothing")
+    parser.add_argument("--smoke", nargs="?", const=pathlib.Path("outputs/smoke"), type=pathlib.Path,
+                        default=None, metavar="DIR",
+                        help="execute each run without a record at a tiny budget into DIR; write no record")
     parser.add_argument("--entry", action="append", default=None, metavar="NAME",
                         help="run only the entries of this name (repeatable)")
     parser.add_argument("--notebook-dir", type=pathlib.Path, default=NOTEBOOK_DIR)
@@ -234,6 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not todo:
         print(f"{len(runs)} run(s): all complete in {args.results}; nothing to run")
         return 0
+    if args.smoke is not None:
+        outcomes = smoke_runs(todo, args.smoke, kernel_name=args.kernel)
+        failed = sum(o["status"] == "failed" for o in outcomes)
+        print(f"smoke: {len(outcomes)} run(s), {failed} failed; nothing recorded")
+        return 1 if failed else 0
     command = ["python", "-m", "iqlib.notebook.sweep", *(sys.argv[1:] if argv is None else argv)]
     outputs = None if args.no_outputs else args.outputs
     kernel = args.kernel

@@ -24,8 +24,10 @@ import sys
 import papermill
 import pytest
 
+from iqlib.notebook.grid import load_sweep
 from iqlib.notebook.kernel import ensure_kernel
 from iqlib.notebook.runner import execute_notebook
+from iqlib.notebook.smoke import smoke_parameters
 
 NOTEBOOKS = pathlib.Path(__file__).resolve().parents[2] / "notebooks"
 INF, NAN = math.inf, math.nan
@@ -191,3 +193,16 @@ def test_every_kind_of_bad_input_is_covered_in_many_notebooks():
         kinds.setdefault(kind, set()).add(number)
     assert set(kinds) == {"non-finite", "out of range", "cross rule", "unknown name", "overwritten name", "renamed name"}
     assert len(CASES) >= 30 and {n for ns in kinds.values() for n in ns} == {f"{i:02d}" for i in range(1, 11)}
+
+
+def test_smoke_budget_keeps_every_sweep_run_valid():
+    """Every run of every sweep file, at its notebook's smoke budget, passes that notebook's validation cell."""
+    payload, names = [], []
+    for path in sorted((NOTEBOOKS.parent / "sweeps").glob("*.yaml")):
+        for run in load_sweep(path):
+            _, cells, first, check = _cells(run.notebook.stem[:2])
+            payload.append([cells[first], smoke_parameters(run), cells[check]])
+            names.append(f"{path.name}: {run.stem}/{run.name}")
+    assert len(payload) > 20
+    errors = {name: err for name, err in zip(names, _run_in_process(payload)) if err is not None}
+    assert not errors, errors

@@ -21,6 +21,7 @@ from iqlib.notebook import sweep
 from iqlib.notebook.grid import SweepError, load_sweep, notebook_parameters, parse_sweep, sweep_records
 from iqlib.notebook.records import TMP_MARK, is_complete, load_records, write_record
 from iqlib.notebook.runner import ensure_kernel
+from iqlib.notebook.smoke import smoke_parameters, smoke_runs
 
 TINY = textwrap.dedent(
     '''\
@@ -332,3 +333,20 @@ def test_sweep_records_pairs_every_run_with_its_record_or_none(tiny, tmp_path):
     assert [run.name for run, _ in pairs] == ["x=1,seed=0", "x=1,seed=1", "x=2.5,seed=0", "x=2.5,seed=1"]
     assert [found is None for _, found in pairs] == [True, True, True, False]
     assert pairs[3][1][0].metrics == {"score": 26.0}
+
+
+@pytest.mark.notebooks
+def test_smoke_runs_the_runs_at_a_tiny_budget_and_records_nothing(tiny, tmp_path, kernel_name):
+    runs = expand(entry(parameters={"sleep": 30.0}, seeds=None), tmp_path)  # x = 1.0 and 2.5
+    failing = expand(entry(name="bad", parameters={"sleep": 30.0, "fail": True}, grid=None, seeds=None), tmp_path)
+    scratch = tmp_path / "smoke"
+    outcomes = smoke_runs(runs + failing, scratch, kernel_name, budget={"ti": {"sleep": 0.0}}, log=lambda _: None)
+    assert [o["status"] for o in outcomes] == ["ok", "ok", "failed"]
+    assert "asked to fail" in outcomes[2]["error"]
+    assert all(o["seconds"] < 30 for o in outcomes)  # the budget replaced the run's 30 s sleep
+    metrics = json.loads((scratch / "tiny" / "x=2.5" / "metrics.json").read_text())
+    assert metrics["score"] == 25.0  # the run's own grid value, not the default
+    assert (scratch / "tiny" / "default" / "tiny.ipynb").is_file()  # the failed run's traceback
+    with pytest.raises(KeyError, match="tiny has no smoke budget"):
+        smoke_parameters(runs[0])
+
