@@ -152,8 +152,17 @@ def render_10(p: dict, m: dict) -> tuple[str, list[str], list[list[str]]]:
 
 def render_09(recs: list[Rec]) -> list[str]:
     """Neural IQL vs BC vs top-fraction BC: one row per dataset record."""
-    from iqlib.neural.iql import IQLConfig  # heavy (jax), as render_09_all: the preset ρ has one home
-    preset_rate = IQLConfig().target_rate
+    from iqlib.data.registry import dataset_domain
+    from iqlib.neural.iql import IQLConfig  # heavy (jax), as render_09_all: the presets have one home
+
+    def settings(p, name):  # τ / β / ρ the run trained with: its overrides, else its domain's preset
+        preset = IQLConfig.for_domain(dataset_domain(name))
+        return " / ".join(f"{preset_or(p.get(k), getattr(preset, k)):g}"
+                          for k in ("expectile", "awr_temperature", "target_rate"))
+
+    def preset_or(value, preset):
+        return preset if value is None else float(value)
+
     rows = []
     for rec in recs:
         p, m = rec.parameters, rec.metrics
@@ -163,12 +172,13 @@ def render_09(recs: list[Rec]) -> list[str]:
             raise KeyError(f"{rec.folder}: no {err.args[0]!r} in its metrics or parameters") from None
         for i, name in enumerate(p["datasets"]):
             rows.append([name] + scores[3 * i: 3 * i + 3] + [
-                str(p["n_seeds"]), str(p["train_steps"]), f"{p.get('target_rate') or preset_rate:g}", str(p["hidden"]),
+                str(p["n_seeds"]), str(p["train_steps"]), settings(p, name), str(p["hidden"]),
                 minutes(rec), f"`{rec.folder.name}`", f"`{commit(rec)}`"])
     fractions = sorted({f"{round(100 * rec.parameters['top_fraction'])} %BC" for rec in recs})
-    return ["Normalised score after the last update, mean ± std over seeds; ρ = the target critics' Polyak rate; "
-            "wall time of the whole run (all three methods):", ""] + table(
-        ["dataset", "IQL", "BC", " / ".join(fractions), "seeds", "updates", "ρ", "hidden", "wall",
+    return ["Normalised score after the last update, mean ± std over seeds; τ = the expectile, β = the AWR "
+            "temperature, ρ = the target critics' Polyak rate; wall time of the whole run (all three methods):",
+            ""] + table(
+        ["dataset", "IQL", "BC", " / ".join(fractions), "seeds", "updates", "τ / β / ρ", "hidden", "wall",
          f"record (`results/{recs[0].folder.parent.name}/`)", "commit"], rows) + [""]
 
 
