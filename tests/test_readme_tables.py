@@ -38,8 +38,10 @@ def _provenance(commit: str, wall_s: float) -> dict:
             "date": "2026-12-03T10:00:00+00:00"}
 
 
-def _record_09(results: pathlib.Path, dataset: str, commit: str, scores: dict[str, tuple[float, float]]) -> None:
-    parameters = {"datasets": [dataset], "n_seeds": 6, "train_steps": 50000, "hidden": 256, "top_fraction": 0.1}
+def _record_09(results: pathlib.Path, dataset: str, commit: str, scores: dict[str, tuple[float, float]],
+               **overrides) -> None:
+    parameters = {"datasets": [dataset], "n_seeds": 6, "train_steps": 50000, "hidden": 256, "top_fraction": 0.1,
+                  **overrides}
     metrics = {f"{dataset}_{m}_score_{stat}": value for m, pair in scores.items()
                for stat, value in zip(("mean", "std"), pair)}
     metrics.update({f"{dataset}_{m}_wall_s": 60.0 for m in scores})
@@ -87,7 +89,7 @@ def test_a_record_renders_with_its_numbers_commit_and_folder(fake):
     row = next(line for line in text.splitlines() if line.startswith("| hopper-medium-replay |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1:4] == ["19.8 ± 1.4", "−13.0 ± 2.0", "20.9 ± 1.4"]
-    assert cells[4:9] == ["6", "50000", "0.005", "256", "40.0 min"]  # ρ: the preset's, the record names none
+    assert cells[4:9] == ["6", "50000", "0.7 / 3 / 0.005", "256", "40.0 min"]  # τ / β / ρ: the locomotion preset's
     assert cells[9:] == ["`datasets=hopper-medium-replay`", "`0123456`"]
     assert "10 %BC" in text and "entry `iql-fake`" in text
     # the entry's other dataset has no record: no row for it
@@ -104,11 +106,13 @@ def test_a_notebook_without_records_renders_the_no_record_line(fake):
 def test_a_record_outside_the_sweep_is_listed_apart(fake):
     results, sweep = fake
     _record_09(results, "halfcheetah-medium-replay", "f" * 40, {"iql": (35.9, 3.6), "bc": (10.2, 4.3),
-                                                                 "pctbc": (26.5, 4.0)})
+                                                                 "pctbc": (26.5, 4.0)},
+               awr_temperature=10, target_rate=0.02)
     text = readme_tables.render("09", results, readme_tables.load_sweep(sweep))
     before, after = text.split("*Records that no entry of `sweeps/full.yaml` makes:*")
     assert "| hopper-medium-replay |" in before and "| halfcheetah-medium-replay |" in after
     assert "`fffffff`" in after
+    assert "| 0.7 / 10 / 0.02 |" in after  # the record's own β and ρ, the preset's τ
 
 
 @pytest.mark.parametrize("broken, marker", [
