@@ -350,3 +350,19 @@ def test_smoke_runs_the_runs_at_a_tiny_budget_and_records_nothing(tiny, tmp_path
     with pytest.raises(KeyError, match="tiny has no smoke budget"):
         smoke_parameters(runs[0])
 
+
+
+@pytest.mark.notebooks
+def test_smoke_option_runs_only_the_runs_without_a_record(tiny, tmp_path, monkeypatch, capsys):
+    from iqlib.notebook import smoke
+
+    monkeypatch.setitem(smoke.SMOKE_BUDGET, "ti", {"sleep": 0.0})
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(entry(parameters={"sleep": 30.0}, seeds=None)))
+    results = tmp_path / "results"
+    write_record(results / "tiny" / "x=1", {"x": 1.0, "sleep": 30.0}, {"score": 10.0},
+                 {"command": "test", "git": {}, "versions": {}, "machine": {}, "wall_time_s": 1.0, "date": "2026-12-07"})
+    argv = [str(tmp_path / "s.yaml"), "--results", str(results), "--smoke", str(tmp_path / "smoke")]
+    assert sweep.main(argv) == 0
+    assert "smoke: 1 run(s), 0 failed" in capsys.readouterr().out
+    assert [p.name for p in (tmp_path / "smoke" / "tiny").iterdir()] == ["x=2.5"]
+    assert [p.name for p in (results / "tiny").iterdir()] == ["x=1"]  # no record written
