@@ -665,8 +665,9 @@ if maze:
 #   constants against the paper's 50 (10⁶ updates), and V is still rising at the end. The record at
 #   $\rho = 0.02$ (`sweeps/iql-hopper-medium-expert.yaml`; time constant 5,000) tests that: in its run the
 #   batch-mean V (the critic windows that run printed; not among the record's files) is 95.3 at 2·10⁴
-#   updates and 96.2–96.3 from 3·10⁴ on, and IQL ends at 61.8 ± 24.5, up from 31.5 ± 11.6 in an earlier
-#   run at $\rho = 0.005$ with the same budget (commit `94d6c25`, before runs were recorded), yet below 80. Its seeds split (the claim below
+#   updates and 96.2–96.3 from 3·10⁴ on, and IQL ends at 61.8 ± 24.5, up from 50.4 ± 26.2 in the record at
+#   $\rho = 0.005$ with the same budget, whose seed mean is still rising at its end (33.2 at 4·10⁴ updates),
+#   yet below 80. Its seeds split (the claim below
 #   lists them): two end at the expert, the others between BC and 10 %BC. With the values settled, what is left is the policy extraction, whose actor
 #   learning rate decays to zero over the 5·10⁴ updates (the paper: over 10⁶). 10 %BC, which needs no
 #   values, is at the expert on this data. A sharper extraction, the AWR temperature β = 10 instead of
