@@ -288,7 +288,8 @@ def render_06_lfo(recs: list[Rec]) -> list[str]:
                                  num(m[f"{pre}_expert_return"]), num(m[f"{pre}_paper_return"], 0),
                                  num(m[f"{pre}_final_aux_loss"], 2), num(m.get(f"{pre}_final_episode_length"), 0),
                                  num(m.get(f"{pre}_final_terminated_fraction"), 2),
-                                 num(m.get(f"{pre}_demo_action_agreement"), 2), minutes(rec), f"`{commit(rec)}`"])
+                                 num(m.get(f"{pre}_demo_action_agreement"), 2),
+                                 num(m.get(f"{pre}_demo_model_action_id"), 2), minutes(rec), f"`{commit(rec)}`"])
                 except KeyError as err:
                     raise KeyError(f"{rec.folder}: no {err.args[0]!r} in its metrics") from None
     return ["IQ-Learn from observations only, greedy return at the last evaluation, mean ± std over seeds; best = "
@@ -300,10 +301,12 @@ def render_06_lfo(recs: list[Rec]) -> list[str]:
             "learned = a learned absorbing state's value); length and ended = the learner's "
             "own training episodes over the last tenth of the steps: mean length, fraction ended by a terminal rather "
             "than the time limit; agree = the fraction of the demonstrations' states where the greedy action is the "
-            "expert's own (held out from training; chance 1/A) (— where the record predates these); wall = the whole "
+            "expert's own (held out from training; chance 1/A); model id = the fraction of the demonstrations' "
+            "transitions whose real s' is nearest the model's ŝ'(s, a) at the expert's action (the model alone "
+            "naming it; chance 1/A) (— where the record predates these); wall = the whole "
             "record:",
             ""] + table(["env", "action model", "terminal", "demos", "seeds × env steps", "last", "best", "sampled", "expert",
-                         "paper", "aux loss", "length", "ended", "agree", "wall", "commit"], rows) + [""]
+                         "paper", "aux loss", "length", "ended", "agree", "model id", "wall", "commit"], rows) + [""]
 
 
 #: The rendered notebooks: prefix -> renderer of one sweep entry's records.
