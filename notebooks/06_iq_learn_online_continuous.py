@@ -57,6 +57,7 @@ lfo_critic_lr = 0.0003
 lfo_batch_size = 64
 lfo_action_model = "dynamics"
 lfo_absorbing = "value"
+lfo_critic_on_model = False
 lfo_demos_dir = "data/demos"
 
 # %% [markdown]
@@ -74,6 +75,8 @@ lfo_demos_dir = "data/demos"
 # LfO critic Q(s, s') is turned into action values (§3), and `lfo_absorbing` how a terminal row is
 # bootstrapped there: from the fixed absorbing value V_abs ("value", ours), from 0 ("mask", the
 # paper's), or from a learned absorbing state's value ("learned", with absorbing self-loop rows).
+# `lfo_critic_on_model` (dynamics model only) reads Q(s, s') at the model's predicted next state on
+# every row, the demonstrations' at the prediction nearest their real s' (§3's LunarLander account).
 #
 # **Full run** (a papermill rerun; about 10 minutes for Pendulum and CartPole):
 # `-p n_seeds 5 -p total_steps 20000 -p eval_every 2000 -p sac_reference True -p lfo_seeds 3
@@ -121,6 +124,7 @@ P = check_parameters(globals(), {
     "lfo_batch_size": Int(1, 65_536),
     "lfo_action_model": Choice(["dynamics", "regression"]),
     "lfo_absorbing": Choice(["value", "mask", "learned"]),
+    "lfo_critic_on_model": Bool(),
     "lfo_demos_dir": Str(),
 })
 require(P.learning_starts < P.total_steps,
@@ -130,6 +134,8 @@ require(P.total_steps % P.eval_every == 0 and P.eval_every % P.train_freq == 0,
         f"train_freq ({P.train_freq})")
 require(not P.absorbing or P.chi2_weight > 0,
         f"absorbing=True needs chi2_weight > 0 (V_abs = −1/(2λ(1 − γ))), got chi2_weight {P.chi2_weight}")
+require(not P.lfo_critic_on_model or P.lfo_action_model == "dynamics",
+        f"lfo_critic_on_model=True needs lfo_action_model 'dynamics', got {P.lfo_action_model!r}")
 require_distinct("lfo_env_ids", P.lfo_env_ids)
 require_distinct("lfo_demos", P.lfo_demos, "the LfO rows are keyed by demo count")
 
@@ -372,7 +378,8 @@ metrics[f"{key}_implicit_reward_pearson"] = float(np.mean(corrs))
 # %%
 lfo_cfg = IQLearnLfOConfig(critic_lr=P.lfo_critic_lr, batch_size=P.lfo_batch_size, eval_every=P.lfo_eval_every,
                            eval_episodes=P.eval_episodes, action_model=P.lfo_action_model,
-                           absorbing=P.lfo_absorbing != "mask", learned_absorbing=P.lfo_absorbing == "learned")
+                           absorbing=P.lfo_absorbing != "mask", learned_absorbing=P.lfo_absorbing == "learned",
+                           critic_on_model=P.lfo_critic_on_model)
 PAPER_TABLE8 = {("CartPole-v1", 1): (452, 50), ("CartPole-v1", 10): (485, 25),
                 ("LunarLander-v3", 1): (20, 102), ("LunarLander-v3", 10): (220, 69)}
 lfo_curves, lfo_rows, lfo_hist = {}, [], {}
@@ -538,6 +545,7 @@ for run, found_ in sweep_records(REPO_ROOT / "sweeps" / "iq-learn-lfo-lunarlande
     lrec, lcurves = found_
     for k in lrec.parameters["lfo_demos"]:
         pre, model_ = f"{LUNAR_LFO}_lfo_{k}", lrec.parameters.get("lfo_action_model", "dynamics")
+        model_ += " (critic on model)" if lrec.parameters.get("lfo_critic_on_model") else ""
         end_ = lrec.parameters.get("lfo_absorbing", "value")  # how a terminal row bootstraps
         lunar_lfo[model_, end_, k] = {f: lrec.metrics[f"{pre}_{f}"] for f in (
             "return_mean", "return_std", "best_return_mean", "stochastic_return_mean", "expert_return",

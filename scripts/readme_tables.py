@@ -281,7 +281,8 @@ def render_06_lfo(recs: list[Rec]) -> list[str]:
             for n in p["lfo_demos"]:
                 pre = f"{lfo_env}_lfo_{n}"
                 try:
-                    rows.append([lfo_env, p.get("lfo_action_model", "dynamics"),
+                    rows.append([lfo_env, p.get("lfo_action_model", "dynamics")
+                                 + (" (critic on model)" if p.get("lfo_critic_on_model") else ""),
                                  p.get("lfo_absorbing", "value"), f"{n}",
                                  f"{p['lfo_seeds']} × {p['lfo_steps']}", pm(m, f"{pre}_return"),
                                  num(m[f"{pre}_best_return_mean"]), num(m[f"{pre}_stochastic_return_mean"]),

@@ -41,6 +41,11 @@ learned θ (starting at 0) bootstraps the terminal rows. The χ² optimum of θ 
 for terminal-row fractions f_E, f_π of equal-sized expert and replay batches: −1 (the fixed V_abs)
 when only the policy ends episodes, +1 when only the expert does.
 
+**Critic on the model's states** (``critic_on_model``, "dynamics" only; ours): V(s) reads Q at predicted
+next states, the expert term at real ones, so Q can tell real from predicted states apart instead of ranking
+actions. With it every row's Q(s, s') reads ŝ'(s, â): â the replay row's action, or on a demo row the action
+whose prediction is nearest its real s' (inverse dynamics through the model; the demo's action stays unread).
+
 Where this differs from the paper: the paper states the LfO objective with Q(s, s'); the networks
 that turn it into actions (a dynamics model or Q_A), the input scaling and the absorbing value are
 ours. No inverse-dynamics model is used (that is LS-IQ's LfO route, Al-Hafez et al. 2023).
@@ -84,6 +89,7 @@ class IQLearnLfOConfig:
     use_target: bool = False  #: V(s') from a Polyak target (paper code CartPole: no).
     absorbing: bool = True  #: terminal rows bootstrap from V_abs = −1/(2λ(1 − γ)) instead of 0 (ours, see doc).
     learned_absorbing: bool = False  #: with ``absorbing``: V_abs learned, with absorbing self-loop rows (doc).
+    critic_on_model: bool = False  #: Q(s, s') read at the model's ŝ'(s, â) on every row (doc; "dynamics" only).
     target_rate: float = 0.005  #: Polyak rate ρ of the target per update, if used.
     learning_starts: int = 1280  #: env steps of uniform random actions before updates (paper code: 1280).
     train_freq: int = 64  #: env steps per block, then as many updates (UTD 1).
@@ -106,6 +112,8 @@ class IQLearnLfOConfig:
             raise ValueError(f"IQLearnLfOConfig.action_model must be 'regression' or 'dynamics', got {self.action_model!r}")
         if self.absorbing and self.chi2_weight <= 0:
             raise ValueError("IQLearnLfOConfig: absorbing=True needs chi2_weight > 0 (V_abs = −1/(2λ(1 − γ)))")
+        if self.critic_on_model and self.action_model != "dynamics":
+            raise ValueError("IQLearnLfOConfig: critic_on_model=True needs action_model='dynamics'")
         if self.learned_absorbing and not self.absorbing:
             raise ValueError("IQLearnLfOConfig: learned_absorbing=True needs absorbing=True")
         if self.chi2_rows not in ("mixture", "expert"):
@@ -197,7 +205,13 @@ def lfo_loss(params, target, rows, is_expert, nets: LfONets, config: IQLearnLfOC
     """
     alpha = config.entropy_temperature
     e = is_expert.astype(jnp.float32)
-    q = apply(nets.qss_def, params["qss"], qss_input(nets.stats, rows.obs, rows.next_obs))
+    seen = rows.next_obs
+    if config.critic_on_model:  # ŝ'(s, â): the replay's action, or the demo's nearest prediction (module doc)
+        pred = jax.lax.stop_gradient(predicted_next_obs(nets, params["dyn"], rows.obs))  # (N, A, O)
+        near = jnp.argmin(jnp.sum(((pred - seen[:, None]) / nets.stats[3]) ** 2, axis=-1), axis=-1)
+        pick = jnp.where(e > 0, near, rows.action).astype(jnp.int32)
+        seen = jnp.take_along_axis(pred, pick[:, None, None], axis=1)[:, 0]
+    q = apply(nets.qss_def, params["qss"], qss_input(nets.stats, rows.obs, seen))
     v = alpha * jax.nn.logsumexp(action_values(nets, params, rows.obs) / alpha, axis=-1)
     nv = alpha * jax.nn.logsumexp(action_values(nets, target if config.use_target else params, rows.next_obs) / alpha,
                                   axis=-1)

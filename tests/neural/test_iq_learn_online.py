@@ -331,3 +331,34 @@ def test_notebook_06_small_run(tmp_path):
         r = json.loads(record.read_text())
         assert metrics["headline_on"] == "record"
         assert metrics["headline_value"] == pytest.approx(r["Pendulum-v1_iq_normalized_last"])
+
+
+def test_lfo_critic_on_model_reads_q_at_the_models_predicted_next_states():
+    """Rows whose s' is the model's own prediction (replay: at its action; demos: at any action) give the same
+    loss with and without ``critic_on_model``; a small shift of s' moves the plain critic's Q but not the
+    projected one (the nearest prediction is unchanged); the demos' actions stay unread."""
+    on = IQLearnLfOConfig(hidden=(16,), critic_on_model=True)
+    off = IQLearnLfOConfig(hidden=(16,))
+    stats = (jnp.zeros(4), jnp.ones(4), jnp.zeros(4), jnp.full(4, 0.5))
+    nets, state = init_lfo(jax.random.key(0), 4, 3, on, stats)
+    params, n = state.train.params, 12
+    k = jax.random.split(jax.random.key(2), 3)
+    obs, act = jax.random.normal(k[0], (n, 4)), jax.random.randint(k[1], (n,), 0, 3)
+    pred = predicted_next_obs(nets, params["dyn"], obs)
+    rows = Transitions(obs, act, jnp.zeros(n), pred[jnp.arange(n), act], jnp.zeros(n), jnp.zeros(n), jnp.zeros(n))
+    is_expert = jnp.arange(n) < n // 2
+    loss_on, terms_on = lfo_loss(params, None, rows, is_expert, nets, on)
+    loss_off, terms_off = lfo_loss(params, None, rows, is_expert, nets, off)
+    assert float(terms_on["q_mean"]) == pytest.approx(float(terms_off["q_mean"]), rel=1e-5)
+    assert float(terms_on["iq_loss"]) == pytest.approx(float(terms_off["iq_loss"]), rel=1e-5)
+    gaps = jnp.sort(jnp.sum(((pred[:, :, None] - pred[:, None]) / 0.5) ** 2, -1).reshape(n, -1), axis=-1)[:, 3]
+    shift = 0.05 * jnp.sqrt(float(jnp.min(gaps))) * 0.5  # far below half the closest pair of predictions
+    shifted = rows._replace(next_obs=rows.next_obs + shift)
+    assert float(lfo_loss(params, None, shifted, is_expert, nets, on)[1]["q_mean"]) == pytest.approx(
+        float(terms_on["q_mean"]), rel=1e-5)
+    assert float(lfo_loss(params, None, shifted, is_expert, nets, off)[1]["q_mean"]) != pytest.approx(
+        float(terms_off["q_mean"]), rel=1e-5)
+    flipped = rows._replace(action=act.at[: n // 2].set((act[: n // 2] + 1) % 3))
+    assert float(lfo_loss(params, None, flipped, is_expert, nets, on)[0]) == pytest.approx(float(loss_on), rel=1e-6)
+    with pytest.raises(ValueError, match="critic_on_model=True needs action_model='dynamics'"):
+        IQLearnLfOConfig(action_model="regression", critic_on_model=True)
