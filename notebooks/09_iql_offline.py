@@ -145,7 +145,7 @@ from iqlib.data.files import save_figure, save_metrics
 from iqlib.neural.iql import (IQLConfig, awr_actor_loss, awr_weights, critic_loss, expectile_loss, make_update,
                               td_target, value_loss)
 from iqlib.neural.iql_train import make_train
-from iqlib.data.registry import load_offline
+from iqlib.data.registry import dataset_domain, load_offline
 from iqlib.notebook.curves import save_curves
 from iqlib.notebook.plotting import bar_table, curves_with_bands
 from iqlib.notebook.source import show_source
@@ -528,10 +528,14 @@ for row in rows:
 missing = [name for name in ORDER if name not in {row.dataset for row in rows}]
 for name in missing:
     print(f"{name:26s} no record at ≥ 5 seeds")
-# dataset -> (record, curves) the fresh run is compared with: its first row at the preset ρ
+# dataset -> (record, curves) the fresh run is compared with: its first row at this run's τ, β and ρ
 records = {}
 for row in rows:
-    if row.dataset not in records and row.target_rate == IQLConfig().target_rate:
+    ran = IQLConfig.for_domain(dataset_domain(row.dataset), **{k: v for k, v in (
+        ("expectile", P.expectile), ("awr_temperature", P.awr_temperature), ("target_rate", P.target_rate))
+        if v is not None})
+    if row.dataset not in records and (row.expectile, row.awr_temperature, row.target_rate) == (
+            ran.expectile, ran.awr_temperature, ran.target_rate):
         records[row.dataset] = found[row.folder.name]
 
 panels = [(row.dataset, row.folder.name, found[row.folder.name][1].get(row.dataset)) for row in rows]
