@@ -175,7 +175,8 @@ from iqlib.core.envs import env_spec
 from iqlib.core.transitions import Transitions
 from iqlib.data.demos import load_demos
 from iqlib.data.files import save_figure, save_metrics
-from iqlib.neural.iq_learn_lfo import IQLearnLfOConfig, train_iq_learn_lfo
+from iqlib.neural.iq_learn_lfo import IQLearnLfOConfig
+from iqlib.neural.iq_learn_lfo_train import train_iq_learn_lfo
 from iqlib.neural.lfo_diagnostics import demo_diagnostics
 from iqlib.neural.iq_learn_online import (IQBatch, IQLearnOnlineConfig, init_sac, iq_critic_loss, iq_critic_terms,
                                           make_update)
@@ -527,45 +528,38 @@ if record is not None:
 
 # %%
 from iqlib.notebook.grid import sweep_records
+from iqlib.notebook.lfo_records import action_model_label, metric, terminal_label
 from iqlib.notebook.runner import REPO_ROOT
 
 LUNAR_LFO = "LunarLander-v3"
 lunar_lfo = {}
-
-
-def num_(value) -> float:
-    """A record's number: NaN is stored as null in metrics.json (and a missing key reads as NaN)."""
-    return np.nan if value is None else float(value)
-
-
 for run, found_ in sweep_records(REPO_ROOT / "sweeps" / "iq-learn-lfo-lunarlander.yaml"):
     if found_ is None:
         print(f"{run.name}: no record (python -m iqlib.notebook.sweep sweeps/iq-learn-lfo-lunarlander.yaml)")
         continue
     lrec, lcurves = found_
     for k in lrec.parameters["lfo_demos"]:
-        pre, model_ = f"{LUNAR_LFO}_lfo_{k}", lrec.parameters.get("lfo_action_model", "dynamics")
-        model_ += " (critic on model)" if lrec.parameters.get("lfo_critic_on_model") else ""
-        end_ = lrec.parameters.get("lfo_absorbing", "value")  # how a terminal row bootstraps
+        pre, model_, end_ = f"{LUNAR_LFO}_lfo_{k}", action_model_label(lrec.parameters), terminal_label(lrec.parameters)
         lunar_lfo[model_, end_, k] = {f: lrec.metrics[f"{pre}_{f}"] for f in (
             "return_mean", "return_std", "best_return_mean", "stochastic_return_mean", "expert_return",
             "paper_return", "final_aux_loss", "final_reward_gap")}
         for f in ("final_episode_length", "final_terminated_fraction", "final_absorbing_value",  # records from before
                   "demo_action_agreement", "demo_model_error",  # these were kept lack them (nan)
                   "demo_model_action_id", "demo_action_spread"):
-            lunar_lfo[model_, end_, k][f] = num_(lrec.metrics.get(f"{pre}_{f}"))
+            lunar_lfo[model_, end_, k][f] = metric(lrec.metrics, f"{pre}_{f}")
         lunar_lfo[model_, end_, k]["curve"] = lcurves.get(f"lfo_{LUNAR_LFO}_{k}")
 if lunar_lfo:
     rows_ = [(LUNAR_LFO, model_, end_, k, a) for (model_, end_, k), a in lunar_lfo.items()]
     if record is not None and "CartPole-v1" in rp["lfo_env_ids"]:
-        rows_ += [("CartPole-v1", rp.get("lfo_action_model", "dynamics"), rp.get("lfo_absorbing", "value"), k,
-                   {f: num_(rm.get(f"CartPole-v1_lfo_{k}_{f}")) for f in next(iter(lunar_lfo.values())) if f != "curve"})
+        rows_ += [("CartPole-v1", action_model_label(rp), terminal_label(rp), k,
+                   {f: metric(rm, f"CartPole-v1_lfo_{k}_{f}") for f in next(iter(lunar_lfo.values())) if f != "curve"})
                   for k in rp["lfo_demos"]]
-    print(f"{'env':>15} {'action model':>12} {'terminal':>8} {'demos':>5} {'last (greedy)':>16} {'best':>7} "
+    width_ = max(12, *(len(r_[1]) for r_ in rows_))  # the action model's label
+    print(f"{'env':>15} {'action model':>{width_}} {'terminal':>8} {'demos':>5} {'last (greedy)':>16} {'best':>7} "
           f"{'sampled':>8} {'expert':>7} {'paper':>6} {'aux loss':>9} {'reward gap':>10} {'ep. length':>10} "
           f"{'ended':>6} {'V_abs':>7} {'agree':>6} {'demo model err':>14} {'spread':>7} {'model id':>8}")
     for env_, model_, end_, k, a in rows_:
-        print(f"{env_:>15} {model_:>12} {end_:>8} {k:>5} {a['return_mean']:>8.1f} ± {a['return_std']:>5.1f} "
+        print(f"{env_:>15} {model_:>{width_}} {end_:>8} {k:>5} {a['return_mean']:>8.1f} ± {a['return_std']:>5.1f} "
               f"{a['best_return_mean']:>7.1f} {a['stochastic_return_mean']:>8.1f} {a['expert_return']:>7.1f} "
               f"{a['paper_return']:>6.0f} {a['final_aux_loss']:>9.3f} {a['final_reward_gap']:>10.3f} "
               f"{a['final_episode_length']:>10.0f} {a['final_terminated_fraction']:>6.2f} "

@@ -145,7 +145,8 @@ from iqlib.data.files import save_figure, save_metrics
 from iqlib.neural.iql import (IQLConfig, awr_actor_loss, awr_weights, critic_loss, expectile_loss, make_update,
                               td_target, value_loss)
 from iqlib.neural.iql_train import make_train
-from iqlib.data.registry import dataset_domain, load_offline
+from iqlib.data.registry import load_offline
+from iqlib.notebook.iql_records import run_config
 from iqlib.notebook.curves import save_curves
 from iqlib.notebook.plotting import bar_table, curves_with_bands
 from iqlib.notebook.source import show_source
@@ -223,9 +224,7 @@ for name in P.datasets:
 keys = jax.random.split(jax.random.key(P.seed), P.n_seeds)
 results, timings, iql_metrics, iql_carry = {}, {}, {}, {}
 for name, (t, info, top) in data.items():
-    overrides = {k: v for k, v in (("expectile", P.expectile), ("awr_temperature", P.awr_temperature),
-                                   ("target_rate", P.target_rate)) if v is not None}
-    cfg = IQLConfig.for_domain(info["domain"], hidden=HIDDEN, batch_size=P.batch_size, **overrides)
+    cfg = run_config(P, name, hidden=HIDDEN, batch_size=P.batch_size)  # τ, β, ρ: P's, else the domain's preset
     bc_cfg = bc.BCConfig(hidden=HIDDEN, batch_size=P.batch_size)
     trainers = {"iql": make_train(cfg, t, P.train_steps, chunk_size=P.eval_every),
                 "bc": bc.make_train(bc_cfg, t, P.train_steps, chunk_size=P.eval_every),
@@ -531,9 +530,7 @@ for name in missing:
 # dataset -> (record, curves) the fresh run is compared with: its first row at this run's τ, β and ρ
 records = {}
 for row in rows:
-    ran = IQLConfig.for_domain(dataset_domain(row.dataset), **{k: v for k, v in (
-        ("expectile", P.expectile), ("awr_temperature", P.awr_temperature), ("target_rate", P.target_rate))
-        if v is not None})
+    ran = run_config(P, row.dataset)
     if row.dataset not in records and (row.expectile, row.awr_temperature, row.target_rate) == (
             ran.expectile, ran.awr_temperature, ran.target_rate):
         records[row.dataset] = found[row.folder.name]
@@ -584,8 +581,7 @@ for run, found_ in sweep_records(LUNAR_SWEEP):
         print(f"{run.name}: no record (python -m iqlib.notebook.sweep sweeps/{LUNAR_SWEEP.name})")
         continue
     rp_, rm_, prov_ = found_[0]
-    cfg_ = IQLConfig.for_domain("discrete", **{k: rp_[k] for k in ("expectile", "awr_temperature")
-                                               if rp_.get(k) is not None})
+    cfg_ = run_config(rp_, LUNAR)
     lunar[run.name] = {"tau": cfg_.expectile, "beta": cfg_.awr_temperature, "seeds": rp_["n_seeds"],
                        **{m: (rm_[f"{LUNAR}_{m}_score_mean"], rm_[f"{LUNAR}_{m}_score_std"]) for m in METHODS},
                        "clipped": rm_[f"{LUNAR}_iql_final_clipped_fraction"],
@@ -743,11 +739,9 @@ hme_cands = {row.folder.name: found[row.folder.name] for row in rows if row.data
 for run, found_ in sweep_records(HME_SWEEP):
     if found_ is not None and found_[0].parameters.get("datasets") == [HME] and found_[0].parameters["n_seeds"] >= 5:
         hme_cands[run.name] = found_
-HME_PRESET = IQLConfig.for_domain("locomotion")
 for name, (rec_, curves_) in hme_cands.items():
-    p_, m_ = rec_.parameters, rec_.metrics
-    print(f"{HME} {name}: ρ {p_.get('target_rate') or HME_PRESET.target_rate:g}, "
-          f"β {p_.get('awr_temperature') or HME_PRESET.awr_temperature:g}, "
+    p_, m_, cfg_ = rec_.parameters, rec_.metrics, run_config(rec_.parameters, HME)
+    print(f"{HME} {name}: ρ {cfg_.target_rate:g}, β {cfg_.awr_temperature:g}, "
           f"{p_['n_seeds']} seeds × {p_['train_steps']}: IQL {m_[f'{HME}_iql_score_mean']:.1f} ± "
           f"{m_[f'{HME}_iql_score_std']:.1f} (seeds {', '.join(f'{v:.0f}' for v in curves_[HME].series['iql'][:, -1])}), "
           f"BC {m_[f'{HME}_bc_score_mean']:.1f}, 10 %BC {m_[f'{HME}_pctbc_score_mean']:.1f}")

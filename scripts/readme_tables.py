@@ -24,6 +24,7 @@ import sys
 from typing import Any, Callable, NamedTuple
 
 from iqlib.notebook.grid import Run, load_sweep
+from iqlib.notebook.lfo_records import action_model_label, terminal_label
 from iqlib.data.files import write_text_atomic
 from iqlib.notebook.records import load_record, record_dirs
 
@@ -152,16 +153,11 @@ def render_10(p: dict, m: dict) -> tuple[str, list[str], list[list[str]]]:
 
 def render_09(recs: list[Rec]) -> list[str]:
     """Neural IQL vs BC vs top-fraction BC: one row per dataset record."""
-    from iqlib.data.registry import dataset_domain
-    from iqlib.neural.iql import IQLConfig  # heavy (jax), as render_09_all: the presets have one home
+    from iqlib.notebook.iql_records import SETTINGS, run_config  # heavy (jax), as render_09_all
 
-    def settings(p, name):  # τ / β / ρ the run trained with: its overrides, else its domain's preset
-        preset = IQLConfig.for_domain(dataset_domain(name))
-        return " / ".join(f"{preset_or(p.get(k), getattr(preset, k)):g}"
-                          for k in ("expectile", "awr_temperature", "target_rate"))
-
-    def preset_or(value, preset):
-        return preset if value is None else float(value)
+    def settings(p, name):  # τ / β / ρ the run trained with
+        cfg = run_config(p, name)
+        return " / ".join(f"{getattr(cfg, k):g}" for k in SETTINGS)
 
     rows = []
     for rec in recs:
@@ -229,12 +225,12 @@ def render_05_ablation(recs: list[Rec]) -> list[str]:
 
 def render_09_lunarlander(recs: list[Rec]) -> list[str]:
     """Discrete IQL on lunarlander-mixed, one change of τ or β per record: one compact table."""
-    from iqlib.neural.iql import IQLConfig  # heavy (jax): only this table needs the discrete defaults
+    from iqlib.notebook.iql_records import run_config  # heavy (jax): only this table needs the discrete defaults
 
     rows, name = [], "lunarlander-mixed"
     for rec in recs:
         p, m = rec.parameters, rec.metrics
-        cfg = IQLConfig.discrete(**{k: p[k] for k in ("expectile", "awr_temperature") if p.get(k) is not None})
+        cfg = run_config(p, name)
         try:
             rows.append([f"`{rec.folder.name}`", f"{cfg.expectile:g}", f"{cfg.awr_temperature:g}"]
                         + [pm(m, f"{name}_{method}_score") for method in ("iql", "bc", "pctbc")]
@@ -281,9 +277,7 @@ def render_06_lfo(recs: list[Rec]) -> list[str]:
             for n in p["lfo_demos"]:
                 pre = f"{lfo_env}_lfo_{n}"
                 try:
-                    rows.append([lfo_env, p.get("lfo_action_model", "dynamics")
-                                 + (" (critic on model)" if p.get("lfo_critic_on_model") else ""),
-                                 p.get("lfo_absorbing", "value"), f"{n}",
+                    rows.append([lfo_env, action_model_label(p), terminal_label(p), f"{n}",
                                  f"{p['lfo_seeds']} × {p['lfo_steps']}", pm(m, f"{pre}_return"),
                                  num(m[f"{pre}_best_return_mean"]), num(m[f"{pre}_stochastic_return_mean"]),
                                  num(m[f"{pre}_expert_return"]), num(m[f"{pre}_paper_return"], 0),

@@ -61,16 +61,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from iqlib.core.envs import env_spec
 from iqlib.core.nets import (MLP, QNetwork, TrainState, ValueNetwork, apply, apply_gradients, check_finite,
                              create_train_state, init_params, polyak_update)
 from iqlib.neural.acting import batched_act, greedy_head, softmax_head
 from iqlib.neural.iq_learn_online import IQBatch, absorbing_value, iq_critic_terms
-from iqlib.neural.iq_learn_online_train import run_imitation
-from iqlib.data.demos import load_demos
 
 __all__ = ["IQLearnLfOConfig", "LfONets", "LfOState", "transition_stats", "qss_input", "init_lfo",
-           "predicted_next_obs", "action_values", "lfo_loss", "make_update", "make_act", "train_iq_learn_lfo"]
+           "predicted_next_obs", "prediction_distances", "action_values", "lfo_loss", "make_update", "make_act"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,6 +182,12 @@ def predicted_next_obs(nets: LfONets, dyn_params, obs):
     return obs[:, None] + mu_d + sd_d * apply(nets.act_def, dyn_params, x)
 
 
+def prediction_distances(nets: LfONets, pred, next_obs):
+    """Squared distance of each action's ŝ'(s, a) from the real s', in Δs-std units summed over the
+    state (the dynamics loss's units): pred (B, A, O), next_obs (B, O) -> (B, A)."""
+    return jnp.sum(((pred - next_obs[:, None]) / nets.stats[3]) ** 2, axis=-1)
+
+
 def action_values(nets: LfONets, params, obs):
     """Q̄(s, ·): (B, A) = E_{s'|s,a}[Q(s, s')], as Q_A(s, ·) ("regression") or Q(s, ŝ'(s, a)) ("dynamics",
     the model held fixed)."""
@@ -208,7 +211,7 @@ def lfo_loss(params, target, rows, is_expert, nets: LfONets, config: IQLearnLfOC
     seen = rows.next_obs
     if config.critic_on_model:  # ŝ'(s, â): the replay's action, or the demo's nearest prediction (module doc)
         pred = jax.lax.stop_gradient(predicted_next_obs(nets, params["dyn"], rows.obs))  # (N, A, O)
-        near = jnp.argmin(jnp.sum(((pred - seen[:, None]) / nets.stats[3]) ** 2, axis=-1), axis=-1)
+        near = jnp.argmin(prediction_distances(nets, pred, seen), axis=-1)
         pick = jnp.where(e > 0, near, rows.action).astype(jnp.int32)
         seen = jnp.take_along_axis(pred, pick[:, None, None], axis=1)[:, 0]
     q = apply(nets.qss_def, params["qss"], qss_input(nets.stats, rows.obs, seen))
@@ -262,35 +265,3 @@ def make_act(nets: LfONets, entropy_temperature: float, greedy: bool):
     seed-batched params)."""
     head = greedy_head if greedy else softmax_head(entropy_temperature)
     return batched_act(lambda p, o: action_values(nets, p, o), head)
-
-
-def train_iq_learn_lfo(env_id: str, config: IQLearnLfOConfig = IQLearnLfOConfig(), *, n_demos: int = 1,
-                       seed: int = 0, n_seeds: int = 1, total_steps: int = 20_480, progress: bool = False,
-                       demos_dir=None):
-    """LfO IQ-Learn on a discrete-action gymnasium task (e.g. "CartPole-v1", "LunarLander-v3").
-
-    The demos are loaded with ``observations_only=True`` (actions zeroed before the learner sees
-    them). Returns ``(nets, carry, history, demo_info)`` like
-    :func:`iqlib.neural.iq_learn_online_train.train_iq_learn_online`, with ``eval_deterministic``
-    (argmax Q̄) and ``eval_stochastic`` (softmax(Q̄/α)) returns ``(S, T, n)``.
-
-    Raises:
-      ValueError: unknown or continuous env id, bad n_demos/n_seeds/steps. FileNotFoundError: no demo file.
-    """
-    demos, info = load_demos(env_id, n_demos, observations_only=True, demos_dir=demos_dir)
-    spec = env_spec(env_id)
-    if not spec["discrete"]:
-        raise ValueError(f"env_id {env_id!r} has continuous actions; the LfO learner here needs discrete actions")
-    if int(n_seeds) < 1:
-        raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
-    k_init = jax.random.split(jax.random.key(seed))[0]
-    nets, _ = init_lfo(k_init, spec["obs_dim"], spec["n_actions"], config, transition_stats(demos))
-    learner = jax.vmap(lambda k: init_lfo(k, spec["obs_dim"], spec["n_actions"], config)[1])(
-        jax.random.split(k_init, n_seeds))
-    alpha = config.entropy_temperature
-    carry, hist = run_imitation(
-        env_id, learner, make_update(nets, config), demos, config, policy_params=lambda ln: ln.train.params,
-        deterministic=make_act(nets, alpha, True), stochastic=make_act(nets, alpha, False),
-        total_steps=total_steps, seed=seed, progress=progress, desc=f"IQ-Learn LfO {env_id}")
-    return nets, carry, hist, info
-

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from iqlib.neural.iq_learn_lfo import LfONets, action_values, predicted_next_obs
+from iqlib.neural.iq_learn_lfo import LfONets, action_values, predicted_next_obs, prediction_distances
 
 __all__ = ["demo_diagnostics"]
 
@@ -21,7 +21,7 @@ def demo_diagnostics(nets: LfONets, params, demos) -> dict:
 
     Args:
       nets: from :func:`init_lfo`; params: with a leading seed axis S (``carry.learner.train.params``
-        of :func:`train_iq_learn_lfo`; one seed's params as ``tree_map(lambda x: x[None], params)``).
+        of :func:`iqlib.neural.iq_learn_lfo_train.train_iq_learn_lfo`; one seed's params as ``tree_map(lambda x: x[None], params)``).
       demos: ``Transitions (N, ·)`` loaded *with* their actions (``load_demos(..., observations_only=False)``).
 
     Returns:
@@ -44,8 +44,9 @@ def demo_diagnostics(nets: LfONets, params, demos) -> dict:
         if nets.action_model != "dynamics":
             nan = jnp.asarray(jnp.nan)
             return agree, nan, nan, nan
-        pred = predicted_next_obs(nets, p["dyn"], obs) / nets.stats[3]  # (B, A, O) in Δs-std units
-        dist = jnp.sum((pred - (nxt / nets.stats[3])[:, None]) ** 2, axis=-1)  # (B, A)
+        pred = predicted_next_obs(nets, p["dyn"], obs)  # (B, A, O)
+        dist = prediction_distances(nets, pred, nxt)  # (B, A), in Δs-std units
+        pred = pred / nets.stats[3]
         err = jnp.mean(jnp.take_along_axis(dist, act[:, None], axis=1))
         ident = jnp.mean(jnp.argmin(dist, axis=-1) == act)
         spread = jnp.mean(jnp.sum((pred - pred.mean(axis=1, keepdims=True)) ** 2, axis=-1))

@@ -12,19 +12,42 @@ from __future__ import annotations
 
 import os
 import pathlib
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from iqlib.data.registry import DATASETS, dataset_domain
 from iqlib.neural.iql import IQLConfig
 from iqlib.notebook.records import RESULTS_ROOT, Record, load_record, record_dirs
 
-__all__ = ["STEM", "ORDER", "DatasetRow", "dataset_rows"]
+__all__ = ["STEM", "ORDER", "SETTINGS", "DatasetRow", "dataset_rows", "run_config"]
 
 STEM = "09_iql_offline"
 #: The table's order of datasets: locomotion by environment, then the maze, then discrete control.
 ORDER = ("hopper-medium-replay", "hopper-medium", "hopper-medium-expert", "halfcheetah-medium-replay",
          "halfcheetah-medium", "halfcheetah-medium-expert", "pointmaze-medium-stitch", "pointmaze-medium-goal",
          "lunarlander-mixed", "cartpole-mixed")
+
+
+#: The IQL settings a notebook-09 run may override for every dataset (None: the domain's preset).
+SETTINGS = ("expectile", "awr_temperature", "target_rate")
+
+
+def run_config(parameters: Mapping[str, Any], dataset: str, **sizes: Any) -> IQLConfig:
+    """The IQL configuration a notebook-09 run trains (or trained) ``dataset`` with.
+
+    τ, β and ρ are the run's own (``parameters["expectile"]`` etc.) where given and not None, else the
+    preset of the dataset's domain (:meth:`IQLConfig.for_domain`); one home for that rule, used by the
+    notebook's training, its record matching and printouts, :func:`dataset_rows` and the README tables.
+
+    Args:
+      parameters: a run's parameters (a record's ``parameters.json`` or the notebook's validated ``P``);
+        only the keys in :data:`SETTINGS` are read, missing ones count as None.
+      dataset: a registered dataset name (its domain picks the preset).
+      **sizes: other :class:`IQLConfig` fields (``hidden``, ``batch_size``, ...), passed through.
+    Returns: the :class:`IQLConfig`.
+    Raises: ``ValueError`` for an unregistered dataset (:func:`dataset_domain`).
+    """
+    own = {k: float(parameters[k]) for k in SETTINGS if k in parameters and parameters[k] is not None}
+    return IQLConfig.for_domain(dataset_domain(dataset), **own, **sizes)
 
 
 class DatasetRow(NamedTuple):
@@ -63,11 +86,10 @@ def dataset_rows(results_dir: str | os.PathLike | None = None, min_seeds: int = 
         names = p.get("datasets") or []
         if len(names) != 1 or names[0] not in DATASETS or int(p.get("n_seeds", 0)) < min_seeds:
             continue
-        preset = IQLConfig.for_domain(dataset_domain(names[0]))
-        if any(p.get(k) is not None and float(p[k]) != getattr(preset, k) for k in ("expectile", "awr_temperature")):
+        preset, ran = IQLConfig.for_domain(dataset_domain(names[0])), run_config(p, names[0])
+        if (ran.expectile, ran.awr_temperature) != (preset.expectile, preset.awr_temperature):
             continue
-        rate = preset.target_rate if p.get("target_rate") is None else float(p["target_rate"])
-        rows.append(DatasetRow(names[0], folder, record, preset.expectile, preset.awr_temperature, rate))
+        rows.append(DatasetRow(names[0], folder, record, ran.expectile, ran.awr_temperature, ran.target_rate))
     first = {name: i for i, name in enumerate(order)}
     return sorted(rows, key=lambda r: (first.get(r.dataset, len(first)), r.dataset, r.target_rate,
                                        r.record.parameters["train_steps"], r.folder.name))

@@ -14,7 +14,8 @@ from iqlib.notebook.runner import REPO_ROOT
 from iqlib.core.transitions import Transitions
 from iqlib.data.datasets import save_dataset
 from iqlib.neural.iq_learn_lfo import (IQLearnLfOConfig, action_values, init_lfo, lfo_loss, predicted_next_obs,
-                                qss_input, train_iq_learn_lfo)
+                                qss_input)
+from iqlib.neural.iq_learn_lfo_train import train_iq_learn_lfo
 from iqlib.neural.lfo_diagnostics import demo_diagnostics
 from iqlib.neural.iq_learn_online import (IQLearnOnlineConfig, absorbing_value, init_sac, iq_critic_terms, make_update,
                                           sampled_soft_value)

@@ -43,3 +43,17 @@ def test_no_results_folder_gives_no_rows_and_a_bad_minimum_is_named(tmp_path):
     assert dataset_rows(tmp_path / "nothing") == []
     with pytest.raises(ValueError, match="min_seeds"):
         dataset_rows(tmp_path, min_seeds=0)
+
+
+def test_run_config_takes_the_runs_own_settings_else_its_domains_preset():
+    from iqlib.notebook.iql_records import run_config
+    from iqlib.notebook.params import Params
+
+    cfg = run_config({"expectile": None, "awr_temperature": 10, "target_rate": 0.02}, "hopper-medium-expert")
+    assert (cfg.expectile, cfg.awr_temperature, cfg.target_rate) == (0.7, 10.0, 0.02)
+    maze = run_config({}, "pointmaze-medium-stitch", hidden=(64, 64))  # missing keys count as None; sizes pass through
+    assert (maze.expectile, maze.awr_temperature, maze.target_rate, maze.hidden) == (0.9, 10.0, 0.005, (64, 64))
+    own = run_config(Params({"expectile": 0.8, "awr_temperature": None, "target_rate": None}), "lunarlander-mixed")
+    assert (own.expectile, own.awr_temperature) == (0.8, 3.0)                     # the notebook's validated P
+    with pytest.raises(ValueError, match="no-such-set"):
+        run_config({}, "no-such-set")
