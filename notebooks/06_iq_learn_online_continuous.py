@@ -583,8 +583,9 @@ if lunar_lfo:
 # %% [markdown]
 # **MuJoCo from one demonstration, recorded.** `sweeps/iq-learn-mujoco-one-demo.yaml` runs this
 # notebook's online IQ-Learn (Part 1) on HalfCheetah-v5 and Hopper-v5 from a single demonstration at
-# the paper's MuJoCo settings (2×256 networks, batch 256, actor step 3e-5, initial term v0); the
-# paper's Table 3 has HalfCheetah 5,077 against its expert's 5,098 and Hopper 3,546. Each record's
+# the paper's MuJoCo settings (2×256 networks, batch 256, actor step 3e-5; the initial-state term v0 for
+# Hopper and "value" for HalfCheetah, the authors' per-task choice; the first, smaller HalfCheetah record
+# used v0); the paper's Table 3 has HalfCheetah 5,077 against its expert's 5,098 and Hopper 3,546. Each record's
 # learning curve is drawn below with its seed band (min–max) and the demonstration's return.
 
 # %%
@@ -598,20 +599,22 @@ for run, found_ in sweep_records(MUJOCO_SWEEP):
     mrec, mcurves = found_
     e_, mm = mrec.parameters["env_id"], mrec.metrics
     mujoco[run.name] = {"env": e_, "seeds": mrec.parameters["n_seeds"], "steps": mrec.parameters["total_steps"],
+                        "init": mrec.parameters["init_term"],
                         "last": mm[f"{e_}_iq_return_mean"], "std": mm[f"{e_}_iq_return_std"],
                         "best": mm[f"{e_}_iq_best_return_mean"], "expert": mm[f"{e_}_expert_return"],
                         "wall_min": mrec.provenance["wall_time_s"] / 60, "curve": mcurves.get("returns")}
 if mujoco:
-    print(f"{'record':>42} {'seeds × steps':>14} {'last (det.)':>17} {'best':>8} {'demo':>7} {'last/demo':>9} {'wall':>9}")
+    print(f"{'record':>42} {'init':>5} {'seeds × steps':>14} {'last (det.)':>17} {'best':>8} {'demo':>7} {'last/demo':>9} "
+          f"{'wall':>9}")
     for name, a in mujoco.items():
-        print(f"{name:>42} {a['seeds']:>4} × {a['steps']:<7} {a['last']:>8.1f} ± {a['std']:>6.1f} {a['best']:>8.1f} "
+        print(f"{name:>42} {a['init']:>5} {a['seeds']:>4} × {a['steps']:<7} {a['last']:>8.1f} ± {a['std']:>6.1f} {a['best']:>8.1f} "
               f"{a['expert']:>7.0f} {a['last'] / a['expert']:>9.2f} {a['wall_min']:>6.1f} min")
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(mujoco), figsize=(5.4 * len(mujoco), 3.6), squeeze=False)
         for ax, (name, a) in zip(axes[0], mujoco.items()):
             if a["curve"] is not None:
                 y = a["curve"].series["iq_deterministic"]
-                mean_with_range(ax, a["curve"].x, y, f"IQ-Learn, 1 demo ({y.shape[0]} seeds)")
+                mean_with_range(ax, a["curve"].x, y, f"IQ-Learn, 1 demo, {a['init']} ({y.shape[0]} seeds)")
             ax.axhline(a["expert"], color="k", ls=":", lw=1, label=f"demonstration ({a['expert']:.0f})")
             ax.set_xlabel("environment steps")
             ax.set_ylabel("return (deterministic)")

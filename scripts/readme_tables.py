@@ -124,20 +124,21 @@ def render_05(p: dict, m: dict) -> tuple[str, list[str], list[list[str]]]:
 def render_06(p: dict, m: dict) -> tuple[str, list[str], list[list[str]]]:
     """Online IQ-Learn (and the SAC reference), then learning from observations."""
     env, steps, k = p["env_id"], p["total_steps"], p["n_demos"]
-    rows = [[env, f"IQ-Learn, {k} demo{'s' * (k != 1)}", f"{p['n_seeds']} × {steps}", pm(m, f"{env}_iq_return"),
-             pm(m, f"{env}_iq_best_return"), num(m[f"{env}_expert_return"]), "—"]]
+    rows = [[env, f"IQ-Learn, {k} demo{'s' * (k != 1)}", p["init_term"], f"{p['n_seeds']} × {steps}",
+             pm(m, f"{env}_iq_return"), pm(m, f"{env}_iq_best_return"), num(m[f"{env}_expert_return"]), "—"]]
     if f"{env}_sac_return_last" in m:
-        rows.append([env, "SAC with the true reward", f"1 × {steps}", num(m[f"{env}_sac_return_last"]),
+        rows.append([env, "SAC with the true reward", "—", f"1 × {steps}", num(m[f"{env}_sac_return_last"]),
                      num(m[f"{env}_sac_return_best"]), "—", "—"])
     for lfo_env in p["lfo_env_ids"]:
         for n in p["lfo_demos"]:
             pre = f"{lfo_env}_lfo_{n}"
-            rows.append([lfo_env, f"LfO, {n} demo{'s' * (n != 1)}", f"{p['lfo_seeds']} × {p['lfo_steps']}",
+            rows.append([lfo_env, f"LfO, {n} demo{'s' * (n != 1)}", "value", f"{p['lfo_seeds']} × {p['lfo_steps']}",
                          pm(m, f"{pre}_return"), num(m[f"{pre}_best_return_mean"]),
                          num(m[f"{pre}_expert_return"]), num(m[f"{pre}_paper_return"], 0)])
-    return ("Deterministic return, last and best evaluation, mean ± std over seeds; expert = the "
-            "demonstrations' mean return; paper = IQ-Learn's Table 8:",
-            ["env", "method", "seeds × env steps", "last", "best", "expert", "paper"], rows)
+    return ("Deterministic return, last and best evaluation, mean ± std over seeds; initial term = IQ-Learn's "
+            "initial-state term (`init_term`: value = E over the batch of V(s) − γV(s'), v0 = (1 − γ) E[V(s₀)]); "
+            "expert = the demonstrations' mean return; paper = IQ-Learn's Table 8:",
+            ["env", "method", "initial term", "seeds × env steps", "last", "best", "expert", "paper"], rows)
 
 
 @per_record
