@@ -776,7 +776,7 @@ def rise_(curve) -> str:
 for name, a in mujoco.items():  # the paper's Table 3: within ~1 % of its expert from one demonstration
     paper_scale = a["seeds"] >= 3 and a["steps"] >= 100_000
     frac_ = a["last"] / a["expert"]
-    claims.add(f"{a['env'].split('-')[0].lower()}_one_demo_90pct_{a['steps']}",
+    claims.add(f"{a['env'].split('-')[0].lower()}_one_demo_90pct_{a['init']}_{a['steps']}",
                f"Online IQ-Learn on {a['env']} from 1 demonstration reaches 90 % of the demonstration's return "
                f"({a['seeds']} seeds × {a['steps']} steps, last evaluation; {name})", frac_, ">= 0.9", frac_ >= 0.9,
                expected=paper_scale, on="record",
