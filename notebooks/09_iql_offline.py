@@ -224,7 +224,7 @@ for name in P.datasets:
 keys = jax.random.split(jax.random.key(P.seed), P.n_seeds)
 results, timings, iql_metrics, iql_carry = {}, {}, {}, {}
 for name, (t, info, top) in data.items():
-    cfg = run_config(P, name, hidden=HIDDEN, batch_size=P.batch_size)  # τ, β, ρ: P's, else the domain's preset
+    cfg = run_config(P, name, info["domain"], hidden=HIDDEN, batch_size=P.batch_size)  # τ, β, ρ: P's, else the preset
     bc_cfg = bc.BCConfig(hidden=HIDDEN, batch_size=P.batch_size)
     trainers = {"iql": make_train(cfg, t, P.train_steps, chunk_size=P.eval_every),
                 "bc": bc.make_train(bc_cfg, t, P.train_steps, chunk_size=P.eval_every),

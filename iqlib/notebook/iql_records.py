@@ -31,7 +31,7 @@ ORDER = ("hopper-medium-replay", "hopper-medium", "hopper-medium-expert", "halfc
 SETTINGS = ("expectile", "awr_temperature", "target_rate")
 
 
-def run_config(parameters: Mapping[str, Any], dataset: str, **sizes: Any) -> IQLConfig:
+def run_config(parameters: Mapping[str, Any], dataset: str, domain: str | None = None, **sizes: Any) -> IQLConfig:
     """The IQL configuration a notebook-09 run trains (or trained) ``dataset`` with.
 
     τ, β and ρ are the run's own (``parameters["expectile"]`` etc.) where given and not None, else the
@@ -42,12 +42,15 @@ def run_config(parameters: Mapping[str, Any], dataset: str, **sizes: Any) -> IQL
       parameters: a run's parameters (a record's ``parameters.json`` or the notebook's validated ``P``);
         only the keys in :data:`SETTINGS` are read, missing ones count as None.
       dataset: a registered dataset name (its domain picks the preset).
+      domain: the domain, for a dataset the registry does not know (a Minari id's comes from its data,
+        :func:`iqlib.data.registry.load_offline`); default: the registry's for ``dataset``.
       **sizes: other :class:`IQLConfig` fields (``hidden``, ``batch_size``, ...), passed through.
     Returns: the :class:`IQLConfig`.
-    Raises: ``ValueError`` for an unregistered dataset (:func:`dataset_domain`).
+    Raises: ``ValueError`` for an unregistered dataset without ``domain`` (:func:`dataset_domain`), or an
+      unknown domain (:meth:`IQLConfig.for_domain`).
     """
     own = {k: float(parameters[k]) for k in SETTINGS if k in parameters and parameters[k] is not None}
-    return IQLConfig.for_domain(dataset_domain(dataset), **own, **sizes)
+    return IQLConfig.for_domain(domain or dataset_domain(dataset), **own, **sizes)
 
 
 class DatasetRow(NamedTuple):

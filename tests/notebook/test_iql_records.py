@@ -57,3 +57,6 @@ def test_run_config_takes_the_runs_own_settings_else_its_domains_preset():
     assert (own.expectile, own.awr_temperature) == (0.8, 3.0)                     # the notebook's validated P
     with pytest.raises(ValueError, match="no-such-set"):
         run_config({}, "no-such-set")
+    minari = run_config({"expectile": None}, "test/cartpole/ends-v0", "discrete")  # a Minari id: its data's domain
+    assert (minari.expectile, minari.awr_temperature) == (0.7, 3.0)
+    assert run_config({}, "test/maze-v0", "maze").expectile == 0.9
