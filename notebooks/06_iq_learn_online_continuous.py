@@ -800,7 +800,8 @@ def split_(a) -> str:
                       f"{a['curve'].x[int(y[i].argmax())]:.0f} steps, last {y[i, -1]:.0f}" for i in np.flatnonzero(~ok))
     return (f"the seeds split: {ok.sum()} of {len(ok)} end at ≥ 90 % of the demonstration (last "
             f"{', '.join(f'{v:.0f}' for v in y[:, -1])}), the rest fall from their best evaluation ({falls}); "
-            f"single seeds swing by up to {np.max(np.abs(np.diff(y, axis=1))):.0f} between evaluations 5k steps apart")
+            f"single seeds swing by up to {np.max(np.abs(np.diff(y, axis=1))):.0f} between evaluations "
+            f"{np.diff(a['curve'].x)[0]:.0f} steps apart")
 
 
 for name, a in mujoco.items():  # the paper's Table 3: within ~1 % of its expert from one demonstration
